@@ -1,0 +1,100 @@
+"""`thread init|status|show|query`: the graph itself."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from cli.output import out, print_json, rows_table, value_text
+from cli.state import AppState
+from thread.entities import get_entity
+from thread.query import parse_params, run_query
+from thread.status import store_status
+
+JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
+
+
+def init(ctx: typer.Context) -> None:
+    """Create the store (embedded folder or Neo4j schema) with its constraints and indexes."""
+    state: AppState = ctx.obj
+    store = state.store()
+    out.print(f"ready: {store.description}")
+
+
+def status(ctx: typer.Context, json_output: bool = JSON) -> None:
+    """The store, its server, counts per label and relationship type, recent import runs."""
+    state: AppState = ctx.obj
+    info = store_status(state.store())
+    if json_output:
+        print_json(info.to_dict())
+        return
+    out.print(f"[bold]{info.store}[/]")
+    if info.server:
+        lifetime = "pinned" if info.server["pinned"] else "per command"
+        out.print(
+            f"server: pid {info.server['pid']}, socket {info.server['socket']}, lifetime {lifetime}"
+        )
+    counts = Table(title=f"{info.nodes} nodes")
+    counts.add_column("label")
+    counts.add_column("count", justify="right")
+    for label, count in info.labels.items():
+        counts.add_row(label, str(count))
+    out.print(counts)
+    rels = Table(title=f"{sum(info.relationships.values())} relationships")
+    rels.add_column("type")
+    rels.add_column("count", justify="right")
+    for rel_type, count in info.relationships.items():
+        rels.add_row(rel_type, str(count))
+    out.print(rels)
+    if info.import_runs:
+        out.print(rows_table(info.import_runs, title="recent import runs"))
+
+
+def show(
+    ctx: typer.Context,
+    uid: str = typer.Argument(..., help="The entity's uid, e.g. unit:P-100/SN-0042."),
+    json_output: bool = JSON,
+) -> None:
+    """One entity: its properties, provenance and neighbours, as a tree."""
+    state: AppState = ctx.obj
+    view = get_entity(state.store(), uid)
+    if json_output:
+        print_json(view.to_dict())
+        return
+    tree = Tree(f"[bold]{view.label}[/] {view.uid}")
+    props = tree.add("properties")
+    for name, value in view.props.items():
+        props.add(f"{name} = {value_text(value)}")
+    if view.provenance:
+        prov = tree.add("provenance")
+        for name, value in view.provenance.items():
+            prov.add(f"{name} = {value_text(value)}")
+    groups: dict[str, Tree] = {}
+    for n in view.neighbours:
+        arrow = f"-[{n.type}]->" if n.direction == "out" else f"<-[{n.type}]-"
+        branch = groups.get(arrow) or groups.setdefault(arrow, tree.add(arrow))
+        details = ", ".join(f"{k}={value_text(v)}" for k, v in n.props.items())
+        name = f" ({n.name})" if n.name else ""
+        branch.add(f"{n.label} {n.uid}{name}" + (f"  [dim]{details}[/]" if details else ""))
+    out.print(tree)
+
+
+def query(
+    ctx: typer.Context,
+    cypher: str = typer.Argument(..., help="Cypher; pass values with --param, never inline."),
+    param: list[str] = typer.Option(
+        [], "--param", "-p", help="NAME=VALUE (VALUE read as JSON when it parses)."
+    ),
+    write: bool = typer.Option(False, "--write", help="Allow the query to write."),
+    json_output: bool = JSON,
+) -> None:
+    """Run a Cypher query, read-only unless --write."""
+    state: AppState = ctx.obj
+    rows = run_query(state.store(), cypher, parse_params(param), write=write)
+    if json_output:
+        print_json(rows)
+    elif rows:
+        out.print(rows_table(rows))
+    else:
+        out.print("(no rows)")

@@ -1,0 +1,85 @@
+"""The `thread` command: argument parsing and rendering only; the work is in the library."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from cli import graph_cmds, store_cmds
+from cli.output import err
+from cli.state import AppState
+from thread import __version__
+from thread.errors import ThreadError
+
+__all__ = ["app", "run"]
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+class ThreadGroup(TyperGroup):
+    """Turns library errors into `Error: …` on stderr and exit code 1 (130 on Ctrl-C)."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ThreadError as exc:
+            if isinstance(ctx.obj, AppState) and ctx.obj.debug:
+                raise
+            err.print(f"[bold red]Error:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(EXIT_ERROR) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+app = typer.Typer(
+    cls=ThreadGroup,
+    name="thread",
+    help="Thread: the digital thread of parts, units, sensors, scenes and buildings as one graph.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"thread {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    store: str | None = typer.Option(
+        None, "--store", envvar="THREAD_STORE", show_envvar=True,
+        help="embedded:PATH (default embedded:./.thread or THREAD_HOME), bolt://… or neo4j://…",
+    ),
+    user: str | None = typer.Option(None, "--user", envvar="NEO4J_USER", show_envvar=True, help="Neo4j user."),
+    password: str | None = typer.Option(
+        None, "--password", envvar="NEO4J_PASSWORD", show_envvar=True, show_default=False,
+        help="Neo4j password (prefer the environment variable).",
+    ),
+    database: str | None = typer.Option(None, "--database", envvar="NEO4J_DATABASE", show_envvar=True, help="Neo4j database."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:  # fmt: skip
+    ctx.obj = AppState(store, user, password, database, debug, quiet)
+    ctx.call_on_close(ctx.obj.close)
+
+
+app.command()(graph_cmds.init)
+app.command()(graph_cmds.status)
+app.command()(graph_cmds.show)
+app.command()(graph_cmds.query)
+app.add_typer(store_cmds.app, name="store")
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()

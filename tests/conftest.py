@@ -1,0 +1,118 @@
+"""Fixtures: a fresh graph per test on every available backend.
+
+The embedded backend always runs. Neo4j runs when NEO4J_URI points at a server, or when
+a Docker engine answers and testcontainers can start one; otherwise its cases skip with
+the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from thread.stores import GraphStore, open_store
+from thread.stores.embedded_server import EmbeddedServer
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+TEST_DATA = Path(__file__).resolve().parent / "data"
+
+
+def _redis_servers_under(folder: Path) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "redis-server" in cmdline and str(folder) in cmdline:
+            pids.append(int(proc.name))
+    return pids
+
+
+@pytest.fixture(scope="session")
+def embedded_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One embedded server for the session; each test gets its own graph in it."""
+    folder = tmp_path_factory.mktemp("store")
+    holder = EmbeddedServer(folder)
+    holder.acquire()
+    yield folder
+    holder.release()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_server_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The suite must not leave an embedded server running."""
+    yield
+    base = tmp_path_factory.getbasetemp()
+    leftovers = _redis_servers_under(base)
+    for pid in leftovers:
+        os.kill(pid, 9)
+    assert not leftovers, f"embedded servers left running: {leftovers}"
+
+
+def _neo4j_uri() -> tuple[str | None, str]:
+    """A Neo4j URI to test against, or None and the reason why not."""
+    if os.environ.get("NEO4J_URI"):
+        return os.environ["NEO4J_URI"], ""
+    if not os.environ.get("DOCKER_HOST") and not Path("/var/run/docker.sock").exists():
+        return (
+            None,
+            "no NEO4J_URI, and no Docker engine for testcontainers (no DOCKER_HOST, no /var/run/docker.sock)",
+        )
+    import docker
+
+    try:
+        client = docker.from_env()
+    except docker.errors.DockerException as exc:
+        return None, f"no NEO4J_URI and no Docker engine for testcontainers ({exc})"
+    try:
+        client.ping()
+    except Exception as exc:
+        return None, f"no NEO4J_URI and the Docker engine does not answer ({type(exc).__name__})"
+    finally:
+        client.close()
+    return "testcontainers", ""
+
+
+@pytest.fixture(scope="session")
+def neo4j_uri() -> Iterator[str]:
+    uri, reason = _neo4j_uri()
+    if uri is None:
+        pytest.skip(f"Neo4j tests skipped: {reason}")
+    if uri != "testcontainers":
+        yield uri
+        return
+    from testcontainers.community.neo4j import Neo4jContainer
+
+    with Neo4jContainer("neo4j:5") as container:
+        os.environ.setdefault("NEO4J_USER", container.username)
+        os.environ.setdefault("NEO4J_PASSWORD", container.password)
+        yield container.get_connection_url()
+
+
+@pytest.fixture(params=["embedded", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+def store(request: pytest.FixtureRequest) -> Iterator[GraphStore]:
+    """A fresh, empty graph on each backend."""
+    if request.param == "embedded":
+        home = request.getfixturevalue("embedded_home")
+        spec = f"embedded:{home}#t{uuid.uuid4().hex[:12]}"
+        with open_store(spec) as opened:
+            yield opened
+    else:
+        uri = request.getfixturevalue("neo4j_uri")
+        with open_store(uri) as opened:
+            opened.write("MATCH (n) DETACH DELETE n")
+            yield opened
+
+
+@pytest.fixture
+def embedded_store(embedded_home: Path) -> Iterator[GraphStore]:
+    """A fresh graph on the embedded backend only."""
+    with open_store(f"embedded:{embedded_home}#t{uuid.uuid4().hex[:12]}") as opened:
+        yield opened

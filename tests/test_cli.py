@@ -1,0 +1,138 @@
+"""The `thread` command: exit codes, JSON output, errors on stderr, light start-up."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from thread.stores.embedded_server import EmbeddedServer
+
+runner = CliRunner()
+HEAVY = ("pxr", "ifcopenshell", "scipy", "neo4j", "pyarrow")
+
+
+@pytest.fixture
+def store_arg(embedded_home: Path) -> list[str]:
+    return ["--store", f"embedded:{embedded_home}#cli{uuid.uuid4().hex[:10]}"]
+
+
+def test_help_does_not_import_heavy_modules() -> None:
+    code = (
+        "import sys\n"
+        "from cli.main import app\n"
+        "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"print([m for m in {HEAVY!r} if m in sys.modules])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.startswith("thread ")
+
+
+def test_init_status_show_and_query(store_arg: list[str]) -> None:
+    assert runner.invoke(app, [*store_arg, "init"]).exit_code == 0
+    write = runner.invoke(
+        app,
+        [*store_arg, "query", "--write", "CREATE (n:Entity:Part {uid: $uid, part_number: $pn, name: $name}) RETURN n.uid AS uid",
+         "-p", "uid=part:P-1", "-p", "pn=P-1", "-p", 'name=pump "X"'],
+    )  # fmt: skip
+    assert write.exit_code == 0, write.stderr
+    status = runner.invoke(app, [*store_arg, "status", "--json"])
+    assert status.exit_code == 0
+    data = json.loads(status.stdout)
+    assert data["labels"] == {"Part": 1} and data["nodes"] == 1
+    assert data["server"]["running"] is True
+    shown = runner.invoke(app, [*store_arg, "show", "part:P-1", "--json"])
+    assert json.loads(shown.stdout)["properties"]["name"] == 'pump "X"'
+    tree = runner.invoke(app, [*store_arg, "show", "part:P-1"])
+    assert "Part part:P-1" in tree.stdout and 'name = pump "X"' in tree.stdout
+    rows = runner.invoke(
+        app,
+        [
+            *store_arg,
+            "query",
+            "MATCH (n:Part) WHERE n.part_number = $pn RETURN n.name AS name",
+            "-p",
+            "pn=P-1",
+            "--json",
+        ],
+    )
+    assert json.loads(rows.stdout) == [{"name": 'pump "X"'}]
+
+
+def test_a_write_without_the_flag_is_refused(store_arg: list[str]) -> None:
+    result = runner.invoke(app, [*store_arg, "query", "CREATE (n:Entity:Part {uid: 'part:Z'})"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error:") and "read-only" in result.stderr
+    assert result.stdout == ""
+    count = runner.invoke(app, [*store_arg, "query", "MATCH (n) RETURN count(n) AS c", "--json"])
+    assert json.loads(count.stdout) == [{"c": 0}]
+
+
+def test_unknown_uid_exits_1_with_the_closest(store_arg: list[str]) -> None:
+    runner.invoke(
+        app, [*store_arg, "query", "--write", "CREATE (n:Entity:Part {uid: 'part:PUMP-100'})"]
+    )
+    result = runner.invoke(app, [*store_arg, "show", "part:PUMP-10"])
+    assert result.exit_code == 1
+    assert "no entity with uid 'part:PUMP-10'; closest: part:PUMP-100" in result.stderr
+
+
+def test_usage_errors_exit_2() -> None:
+    assert runner.invoke(app, ["no-such-command"]).exit_code == 2
+    assert runner.invoke(app, ["query"]).exit_code == 2
+    result = runner.invoke(app, ["query", "RETURN 1", "-p", "novalue"])
+    assert result.exit_code == 1 and "NAME=VALUE" in result.stderr
+
+
+def test_bad_store_spec_is_a_clear_error() -> None:
+    result = runner.invoke(app, ["--store", "mysql://x", "status"])
+    assert result.exit_code == 1 and "unknown store" in result.stderr
+
+
+def test_a_neo4j_password_never_appears_in_output() -> None:
+    result = runner.invoke(app, ["--store", "bolt://alice:s3cr3t-pw@127.0.0.1:9", "status"])
+    assert result.exit_code == 1
+    assert "cannot reach Neo4j at bolt://127.0.0.1:9" in result.stderr
+    assert "s3cr3t" not in result.stdout + result.stderr
+    result = runner.invoke(
+        app, ["--store", "bolt://127.0.0.1:9", "--password", "s3cr3t-pw", "status"]
+    )
+    assert "s3cr3t" not in result.stdout + result.stderr
+
+
+def test_store_start_status_stop(tmp_path: Path) -> None:
+    args = ["--store", f"embedded:{tmp_path}"]
+    assert runner.invoke(app, [*args, "store", "start"]).exit_code == 0
+    try:
+        status = json.loads(runner.invoke(app, [*args, "store", "status", "--json"]).stdout)
+        assert status["running"] and status["pinned"]
+        runner.invoke(app, [*args, "init"])
+        assert EmbeddedServer(tmp_path).status().running, "a pinned server outlives commands"
+    finally:
+        stop = runner.invoke(app, [*args, "store", "stop"])
+    assert stop.exit_code == 0 and "stopped" in stop.stderr
+    assert not EmbeddedServer(tmp_path).status().running
+
+
+def test_the_console_script_runs(tmp_path: Path) -> None:
+    thread = Path(sys.executable).with_name("thread")
+    result = subprocess.run(
+        [str(thread), "--store", f"embedded:{tmp_path}", "status", "--json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["nodes"] == 0
+    assert not EmbeddedServer(tmp_path).status().running

@@ -1,0 +1,153 @@
+"""The embedded FalkorDB server: lifetime, persistence, concurrency, isolation."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from thread.stores import open_store
+from thread.stores.embedded_server import EmbeddedServer
+
+
+def _nodes(folder: Path) -> int:
+    with open_store(f"embedded:{folder}") as store:
+        return int(store.read("MATCH (n:Part) RETURN count(n) AS c")[0]["c"])
+
+
+def _write_parts(folder: Path, prefix: str, count: int) -> None:
+    with open_store(f"embedded:{folder}") as store:
+        rows = [
+            {"uid": f"part:{prefix}{i}", "props": {"part_number": f"{prefix}{i}"}}
+            for i in range(count)
+        ]
+        store.upsert_nodes("Part", rows)
+
+
+def test_server_stops_with_its_last_user_and_data_persists(tmp_path: Path) -> None:
+    _write_parts(tmp_path, "P", 10)
+    server = EmbeddedServer(tmp_path)
+    assert not server.status().running, "the last user stops the server"
+    assert _nodes(tmp_path) == 10
+    assert not server.status().running
+
+
+def test_socket_is_private_and_there_is_no_tcp_port(tmp_path: Path) -> None:
+    with open_store(f"embedded:{tmp_path}") as store:
+        socket_path = Path(store.server.socket_path)  # type: ignore[attr-defined]
+        mode = stat.S_IMODE(socket_path.stat().st_mode)
+        assert mode & 0o077 == 0, oct(mode)
+        client = redis.Redis(unix_socket_path=str(socket_path))
+        try:
+            assert client.config_get("port")["port"] == "0"
+        finally:
+            client.close()
+        assert stat.S_IMODE((tmp_path / "server").stat().st_mode) == 0o700
+
+
+def test_a_long_folder_path_gets_a_short_private_socket(tmp_path: Path) -> None:
+    deep = tmp_path / ("x" * 60) / ("y" * 60)
+    _write_parts(deep, "L", 3)
+    server = EmbeddedServer(deep)
+    assert len(str(server.socket_path)) <= 100
+    assert _nodes(deep) == 3
+
+
+def test_pinned_server_outlives_its_users_until_stopped(tmp_path: Path) -> None:
+    server = EmbeddedServer(tmp_path)
+    server.pin()
+    try:
+        _write_parts(tmp_path, "K", 2)
+        assert server.status().running and server.status().pinned
+    finally:
+        assert server.unpin_and_stop()
+    assert not server.status().running
+    assert _nodes(tmp_path) == 2
+
+
+def test_stop_waits_for_users_unless_forced(tmp_path: Path) -> None:
+    server = EmbeddedServer(tmp_path)
+    with open_store(f"embedded:{tmp_path}"):
+        assert not server.unpin_and_stop(), "a server in use is not stopped"
+        assert server.status().running
+    assert not server.status().running
+
+
+def test_a_killed_server_loses_nothing_older_than_a_second(tmp_path: Path) -> None:
+    store = open_store(f"embedded:{tmp_path}")
+    store.upsert_nodes("Part", [{"uid": "part:D1", "props": {"part_number": "D1"}}])
+    time.sleep(1.5)  # the append-only file is fsynced every second
+    pid = store.server.status().pid  # type: ignore[attr-defined]
+    assert pid
+    os.kill(pid, signal.SIGKILL)
+    while EmbeddedServer(tmp_path).status().running:
+        time.sleep(0.01)
+    store.close()
+    assert _nodes(tmp_path) == 1
+
+
+def test_a_stale_pid_file_does_not_block_a_start(tmp_path: Path) -> None:
+    _write_parts(tmp_path, "S", 1)
+    (tmp_path / "server.pid").write_text("999999\n")
+    assert _nodes(tmp_path) == 1
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from thread.stores import open_store
+    folder, prefix = sys.argv[1], sys.argv[2]
+    with open_store("embedded:" + folder) as store:
+        for batch in range(20):
+            rows = [{"uid": f"part:{prefix}-{batch}-{i}", "props": {"part_number": f"{prefix}-{batch}-{i}"}}
+                    for i in range(50)]
+            store.upsert_nodes("Part", rows)
+    """
+)
+
+
+def test_two_processes_write_to_one_folder_at_once(tmp_path: Path) -> None:
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), name])
+        for name in ("a", "b", "c")
+    ]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0
+    assert _nodes(tmp_path) == 3 * 20 * 50
+    assert not EmbeddedServer(tmp_path).status().running
+
+
+def test_a_crashed_client_leaves_the_server_for_the_next_user(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import os, sys
+        from thread.stores import open_store
+        store = open_store("embedded:" + sys.argv[1])
+        store.upsert_nodes("Part", [{"uid": "part:C", "props": {"part_number": "C"}}])
+        os._exit(3)  # no close, no atexit
+        """
+    )
+    assert subprocess.run([sys.executable, "-c", script, str(tmp_path)]).returncode == 3
+    assert EmbeddedServer(tmp_path).status().running
+    assert _nodes(tmp_path) == 1  # reused, and stopped by this last user
+    assert not EmbeddedServer(tmp_path).status().running
+
+
+@pytest.mark.parametrize("graph", ["one", "two"])
+def test_graphs_in_one_folder_are_separate(tmp_path: Path, graph: str) -> None:
+    with (
+        open_store(f"embedded:{tmp_path}#one") as one,
+        open_store(f"embedded:{tmp_path}#two") as two,
+    ):
+        target = one if graph == "one" else two
+        other = two if graph == "one" else one
+        target.upsert_nodes("Part", [{"uid": "part:G", "props": {"part_number": "G"}}])
+        assert other.read("MATCH (n) RETURN count(n) AS c")[0]["c"] == 0

@@ -1,0 +1,194 @@
+"""ThreadService: validation before writing, idempotent writes, provenance."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import ontology
+from thread.errors import Problem, ValidationError
+from thread.records import NodeRecord, Notice, Origin, Record, node, rel
+from thread.service import Source, ThreadService
+from thread.stores import GraphStore
+
+ONTO = ontology.load()
+SOURCE = Source("test", "parts.csv", sha256="abc")
+
+
+def parts(count: int, *, name: str = "Part", start: int = 0) -> Iterator[Record]:
+    for i in range(start, start + count):
+        origin = Origin("parts.csv", i + 2)
+        part = node(ONTO, "Part", {"part_number": f"P-{i}", "name": f"{name} {i}"}, origin)
+        revision = node(ONTO, "PartRevision", {"part_number": f"P-{i}", "revision": "A"}, origin)
+        yield part
+        yield revision
+        yield rel("HAS_REVISION", part, revision, origin=origin)
+
+
+def counts(store: GraphStore) -> tuple[int, int]:
+    nodes = store.read("MATCH (n) RETURN count(n) AS c")[0]["c"]
+    rels = store.read("MATCH ()-[r]->() RETURN count(r) AS c")[0]["c"]
+    return nodes, rels
+
+
+def test_import_writes_records_with_provenance(store: GraphStore) -> None:
+    report = ThreadService(store).import_records(parts(3), SOURCE)
+    assert (report.nodes.created, report.relationships.created) == (6, 3)
+    assert report.run is not None
+    part = store.read("MATCH (n:Part {uid: 'part:P-1'}) RETURN n")[0]["n"]
+    assert part["_run"] == report.run and part["_updated"].endswith("Z")
+    assert part["_src"] == SOURCE.identity
+    run = store.read("MATCH (r:ImportRun {uid: $uid}) RETURN r", {"uid": report.run})[0]["r"]
+    assert run["status"] == "succeeded" and run["sha256"] == "abc"
+    assert run["nodes_created"] == 6 and run["rels_created"] == 3
+    rel_run = store.read("MATCH ()-[r:HAS_REVISION]->() RETURN r._run AS run LIMIT 1")[0]["run"]
+    assert rel_run == report.run
+
+
+def test_importing_the_same_records_twice_changes_nothing(store: GraphStore) -> None:
+    service = ThreadService(store)
+    service.import_records(parts(5), SOURCE)
+    before = store.read("MATCH (n:Part) RETURN n.uid AS uid, n._updated AS t ORDER BY uid")
+    second = service.import_records(parts(5), SOURCE)
+    assert not second.changed and second.run is None
+    assert (second.nodes.unchanged, second.relationships.unchanged) == (10, 5)
+    assert store.read("MATCH (n:Part) RETURN n.uid AS uid, n._updated AS t ORDER BY uid") == before
+    assert store.read("MATCH (r:ImportRun) RETURN count(r) AS c")[0]["c"] == 1
+
+
+def test_a_changed_source_updates_and_reports_what_disappeared(store: GraphStore) -> None:
+    service = ThreadService(store)
+    service.import_records(parts(4), SOURCE)
+    report = service.import_records(parts(3, name="Renamed"), SOURCE)
+    assert report.nodes.updated == 3  # the three renamed parts
+    assert report.nodes.disappeared == 2  # part and revision P-3
+    assert report.relationships.disappeared == 1
+    assert "part:P-3" in report.disappeared
+    gone = store.read("MATCH (n:Part {uid: 'part:P-3'}) RETURN n._missing AS m")[0]
+    assert gone["m"] is True, "disappeared records are kept and marked, not deleted"
+    assert counts(store)[0] == 8 + 2  # 8 parts/revisions + 2 import runs
+    back = service.import_records(parts(4, name="Renamed"), SOURCE)
+    assert back.nodes.updated == 2 and back.nodes.disappeared == 0
+    assert store.read("MATCH (n:Part {uid: 'part:P-3'}) RETURN n._missing AS m")[0]["m"] is None
+
+
+def test_unknown_reference_is_an_error_and_nothing_is_written(store: GraphStore) -> None:
+    service = ThreadService(store)
+    service.import_records(parts(1), SOURCE)
+    before = counts(store)
+    line = rel(
+        "HAS_COMPONENT",
+        ("PartRevision", "rev:P-0/A"),
+        ("Part", "part:NOPE"),
+        {"quantity": 1},
+        key="10",
+        origin=Origin("bom.csv", 7),
+    )
+    with pytest.raises(ValidationError) as excinfo:
+        service.import_records([*parts(2, start=5), line], Source("test", "bom.csv"))
+    assert "bom.csv:7: unknown reference: Part part:NOPE does not exist" in str(excinfo.value)
+    assert counts(store) == before
+
+
+def test_create_missing_writes_placeholders_with_their_keys(store: GraphStore) -> None:
+    line = rel(
+        "OF_REVISION",
+        ("Unit", "unit:P-9/SN-1"),
+        ("PartRevision", "rev:P-9/C"),
+        origin=Origin("units.csv", 2),
+    )
+    unit = node(ONTO, "Unit", {"part_number": "P-9", "serial": "SN-1"})
+    report = ThreadService(store).import_records([unit, line], SOURCE, create_missing=True)
+    assert report.placeholders == 1
+    rev = store.read("MATCH (n:PartRevision) RETURN n")[0]["n"]
+    assert (rev["part_number"], rev["revision"], rev["_placeholder"]) == ("P-9", "C", True)
+    # importing the real revision later replaces the placeholder mark
+    ThreadService(store).import_records(
+        [node(ONTO, "PartRevision", {"part_number": "P-9", "revision": "C", "status": "released"})],
+        Source("test", "revs.csv"),
+    )
+    rev = store.read("MATCH (n:PartRevision) RETURN n")[0]["n"]
+    assert rev["status"] == "released" and "_placeholder" not in rev
+
+
+def test_dry_run_reports_and_writes_nothing(store: GraphStore) -> None:
+    report = ThreadService(store).import_records(parts(3), SOURCE, dry_run=True)
+    assert report.dry_run and report.nodes.created == 6 and report.run is None
+    assert counts(store) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        (
+            NodeRecord("Widget", "w:1", {}, Origin("f.csv", 3)),
+            "f.csv:3: unknown node label 'Widget'",
+        ),
+        (
+            NodeRecord("Part", "part:X", {}, Origin("f.csv", 4)),
+            "f.csv:4: Part part:X lacks part_number",
+        ),
+        (
+            NodeRecord("Part", "rev:X", {"part_number": "X"}, Origin("f.csv", 5)),
+            "must start with 'part:'",
+        ),
+        (
+            NodeRecord(
+                "Part", "part:X", {"part_number": "X", "dims": {"w": 1}}, Origin("f.csv", 6)
+            ),
+            "property 'dims': unsupported value of type dict",
+        ),
+        (
+            NodeRecord(
+                "Part", "part:X", {"part_number": "X", "m": float("nan")}, Origin("f.csv", 7)
+            ),
+            "not a finite number",
+        ),
+        (
+            rel("CONTAINS", ("Part", "part:P-0"), ("Lot", "lot:L1"), origin=Origin("f.csv", 8)),
+            "(Part)-[:CONTAINS]->(Lot) is not allowed",
+        ),
+        (
+            rel("CONTAINS", ("Unit", "unit:A/1"), ("Unit", "unit:A/2"), origin=Origin("f.csv", 9)),
+            "CONTAINS unit:A/1 -> unit:A/2 needs valid_from",
+        ),
+        (Problem("f.csv", "not a number", 10, "quantity"), "f.csv:10: quantity: not a number"),
+    ],
+    ids=["label", "required", "prefix", "nested", "nan", "triple", "temporal", "importer"],
+)
+def test_invalid_records_are_refused_before_any_write(
+    store: GraphStore, record: Record, message: str
+) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        ThreadService(store).import_records([*parts(2), record], SOURCE)
+    assert message in str(excinfo.value)
+    assert "nothing was written" in str(excinfo.value)
+    assert counts(store) == (0, 0)
+
+
+def test_a_uid_that_exists_under_another_label_is_refused(store: GraphStore) -> None:
+    store.upsert_nodes("Supplier", [{"uid": "part:P-0", "props": {"supplier_id": "odd"}}])
+    with pytest.raises(ValidationError, match="already exists as Entity/Supplier, not Part"):
+        ThreadService(store).import_records(parts(1), SOURCE)
+
+
+def test_errors_are_collected_up_to_the_limit(store: GraphStore) -> None:
+    bad = [Problem("big.csv", "bad value", line, "qty") for line in range(2, 200)]
+    with pytest.raises(ValidationError) as excinfo:
+        ThreadService(store, error_limit=25).import_records(bad, SOURCE)
+    assert len(excinfo.value.problems) == 25 and excinfo.value.truncated
+
+
+def test_warnings_are_reported_and_recorded(store: GraphStore) -> None:
+    notice = Notice("prim /World/P binds serial SN-X, which matches no unit", Origin("scene.usda"))
+    report = ThreadService(store).import_records([*parts(1), notice], SOURCE)
+    assert report.warnings == ["scene.usda: prim /World/P binds serial SN-X, which matches no unit"]
+    run = store.read("MATCH (r:ImportRun) RETURN r.warnings AS w")[0]
+    assert run["w"] == report.warnings
+
+
+def test_progress_is_reported_while_writing(store: GraphStore) -> None:
+    seen: list[tuple[str, int, int | None]] = []
+    ThreadService(store).import_records(parts(3), SOURCE, progress=lambda *a: seen.append(a))
+    assert seen[-1] == ("writing", 9, 9)

@@ -1,0 +1,158 @@
+"""The contract every store fulfils, run against each available backend."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from thread.errors import InvalidTripleError, QueryError, ReadOnlyError, UnknownLabelError
+from thread.stores import GraphStore
+from thread.stores.base import GraphStore as BaseStore
+
+
+def _part(uid: str, **props: object) -> dict[str, object]:
+    return {"uid": uid, "props": {"part_number": uid.split(":", 1)[1], **props}}
+
+
+def _count(store: GraphStore, query: str, **params: object) -> int:
+    return int(store.read(query, params)[0]["c"])
+
+
+def test_an_incomplete_backend_fails_at_construction() -> None:
+    class Half(BaseStore):
+        kind = "half"
+
+        def read(self, query, params=None, *, timeout_ms=None):  # type: ignore[no-untyped-def]
+            return []
+
+    with pytest.raises(TypeError, match="abstract"):
+        Half()  # type: ignore[abstract]
+
+
+def test_node_upsert_is_idempotent_and_merges_properties(store: GraphStore) -> None:
+    assert store.upsert_nodes("Part", [_part("part:A", name="first")]) == 1
+    store.upsert_nodes("Part", [_part("part:A", name="second", mass=1.5)])
+    rows = store.read("MATCH (n:Part) RETURN n")
+    assert len(rows) == 1
+    node = rows[0]["n"]
+    assert node["name"] == "second" and node["mass"] == 1.5
+    assert node["_labels"] == ["Entity", "Part"]
+
+
+def test_relationship_upsert_is_idempotent_and_keyed(store: GraphStore) -> None:
+    store.upsert_nodes(
+        "PartRevision", [{"uid": "rev:A/1", "props": {"part_number": "A", "revision": "1"}}]
+    )
+    store.upsert_nodes("Part", [_part("part:B")])
+    line = {"src": "rev:A/1", "dst": "part:B", "key": "10", "props": {"quantity": 2}}
+    for _ in range(2):
+        assert store.upsert_relationships("HAS_COMPONENT", "PartRevision", "Part", [line]) == 1
+    assert _count(store, "MATCH ()-[r:HAS_COMPONENT]->() RETURN count(r) AS c") == 1
+    # another find number is another BOM line between the same two nodes
+    store.upsert_relationships("HAS_COMPONENT", "PartRevision", "Part", [{**line, "key": "20"}])
+    rows = store.read("MATCH ()-[r:HAS_COMPONENT]->() RETURN r ORDER BY r._key")
+    assert [r["r"]["_key"] for r in rows] == ["10", "20"]
+    assert rows[0]["r"]["_type"] == "HAS_COMPONENT" and rows[0]["r"]["quantity"] == 2
+
+
+def test_relationship_to_a_missing_node_is_not_written(store: GraphStore) -> None:
+    store.upsert_nodes("Part", [_part("part:B")])
+    row = {"src": "rev:nope/1", "dst": "part:B", "key": "", "props": {}}
+    assert store.upsert_relationships("HAS_COMPONENT", "PartRevision", "Part", [row]) == 0
+
+
+def test_uid_is_unique_across_labels(store: GraphStore) -> None:
+    store.upsert_nodes("Part", [_part("part:A")])
+    with pytest.raises(QueryError):
+        store.write("CREATE (n:Entity:Supplier {uid: $uid})", {"uid": "part:A"})
+    assert _count(store, "MATCH (n:Entity {uid: 'part:A'}) RETURN count(n) AS c") == 1
+
+
+NASTY = [
+    "quote \" and ' and `backtick`",
+    "back\\slash \\n not a newline, \\\\ two",
+    "unicode: Überprüfung 日本語 🚀 \u00a0nbsp",
+    "}) MATCH (n) DETACH DELETE n //",
+    "$rows ${x} {{ }} /* comment */",
+    "line\nbreak\ttab\rreturn",
+]
+
+
+@pytest.mark.parametrize("text", NASTY, ids=range(len(NASTY)))
+def test_values_are_stored_verbatim(store: GraphStore, text: str) -> None:
+    store.upsert_nodes("Part", [_part("part:N", name=text, tags=[text, "x"])])
+    node = store.read("MATCH (n:Part {uid: $uid}) RETURN n", {"uid": "part:N"})[0]["n"]
+    assert node["name"] == text
+    assert node["tags"] == [text, "x"]
+    assert _count(store, "MATCH (n:Entity) RETURN count(n) AS c") == 1
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=st.text(
+        st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=60
+    )
+)
+def test_any_text_round_trips(store: GraphStore, text: str) -> None:
+    store.upsert_nodes("Part", [_part("part:H", name=text)])
+    assert store.read("MATCH (n:Part {uid: 'part:H'}) RETURN n.name AS v")[0]["v"] == text
+    assert (
+        store.read("MATCH (n:Part) WHERE n.name = $v RETURN count(n) AS c", {"v": text})[0]["c"]
+        == 1
+    )
+
+
+def test_reads_refuse_writes(store: GraphStore) -> None:
+    with pytest.raises(ReadOnlyError):
+        store.read("CREATE (n:Entity:Part {uid: 'part:W'})")
+    with pytest.raises(ReadOnlyError):
+        store.read("MERGE (n:Entity:Part {uid: 'part:W'}) RETURN n")
+    assert _count(store, "MATCH (n) RETURN count(n) AS c") == 0
+
+
+def test_labels_and_types_outside_the_ontology_are_refused(store: GraphStore) -> None:
+    with pytest.raises(UnknownLabelError, match="Widget"):
+        store.upsert_nodes("Widget", [{"uid": "w:1", "props": {}}])
+    with pytest.raises(UnknownLabelError):
+        store.upsert_nodes("Part`) DETACH DELETE (n", [{"uid": "w:1", "props": {}}])
+    with pytest.raises(InvalidTripleError):
+        store.upsert_relationships("CONTAINS", "Part", "Lot", [])
+    assert _count(store, "MATCH (n) RETURN count(n) AS c") == 0
+
+
+def test_schema_is_ensured_idempotently(store: GraphStore) -> None:
+    store.ensure_schema()
+    store.ensure_schema()
+    store.upsert_nodes("Part", [_part("part:S")])
+    assert store.read("MATCH (n:Entity {uid: 'part:S'}) RETURN n.part_number AS p")[0]["p"] == "S"
+
+
+def test_results_are_plain_values(store: GraphStore) -> None:
+    store.upsert_nodes("Part", [_part("part:A"), _part("part:B")])
+    store.upsert_nodes(
+        "PartRevision", [{"uid": "rev:A/1", "props": {"part_number": "A", "revision": "1"}}]
+    )
+    store.upsert_relationships(
+        "HAS_REVISION",
+        "Part",
+        "PartRevision",
+        [{"src": "part:A", "dst": "rev:A/1", "key": "", "props": {"x": 1}}],
+    )
+    row = store.read(
+        "MATCH p = (a:Part)-[r]->(b) RETURN p, r, b, [a.uid, b.uid] AS pair, {k: a.uid} AS m"
+    )[0]
+    assert row["pair"] == ["part:A", "rev:A/1"]
+    assert row["m"] == {"k": "part:A"}
+    assert row["r"]["_type"] == "HAS_REVISION"
+    assert row["b"]["uid"] == "rev:A/1"
+    assert [n["uid"] for n in row["p"]["nodes"]] == ["part:A", "rev:A/1"]
+    assert [r["_type"] for r in row["p"]["relationships"]] == ["HAS_REVISION"]
+
+
+def test_a_bad_query_is_a_query_error_with_the_stores_message(store: GraphStore) -> None:
+    with pytest.raises(QueryError) as excinfo:
+        store.read("MATCH (n RETURN n")
+    assert str(excinfo.value)

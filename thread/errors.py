@@ -1,0 +1,126 @@
+"""Thread's exception root.
+
+Every failure a user can act on is a `ThreadError`; the CLI prints its message as
+`Error: …` and exits 1, and the HTTP service maps the subclasses to status codes. The
+messages name the file, row, label or uid involved and never contain credentials.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ontology import RelationInfo
+
+__all__ = [
+    "InvalidTripleError",
+    "NotFoundError",
+    "OntologyError",
+    "Problem",
+    "QueryError",
+    "ReadOnlyError",
+    "SourceError",
+    "StoreError",
+    "ThreadError",
+    "UnknownLabelError",
+    "UnknownRelationshipError",
+    "ValidationError",
+]
+
+
+class ThreadError(Exception):
+    """Root of every error Thread raises on purpose."""
+
+
+class StoreError(ThreadError):
+    """The store cannot be reached, started or stopped."""
+
+
+class QueryError(ThreadError):
+    """The store rejected a query; the message is the store's own."""
+
+
+class ReadOnlyError(QueryError):
+    """A query that writes was run where only reads are allowed."""
+
+
+class OntologyError(ThreadError):
+    """The ontology is broken, or something asks for what it does not define."""
+
+
+def _closest(word: str, choices: Iterable[str]) -> str:
+    near = difflib.get_close_matches(word, list(choices), n=3)
+    return f" (did you mean {', '.join(near)}?)" if near else ""
+
+
+class UnknownLabelError(OntologyError):
+    def __init__(self, label: str, known: Sequence[str]) -> None:
+        self.label = label
+        super().__init__(
+            f"unknown node label {label!r}: not in the ontology{_closest(label, known)}"
+        )
+
+
+class UnknownRelationshipError(OntologyError):
+    def __init__(self, rel_type: str, known: Sequence[str]) -> None:
+        self.rel_type = rel_type
+        super().__init__(
+            f"unknown relationship type {rel_type!r}: not in the ontology"
+            f"{_closest(rel_type, known)}"
+        )
+
+
+class InvalidTripleError(OntologyError):
+    def __init__(self, src: str, rel_type: str, dst: str, relation: RelationInfo) -> None:
+        self.triple = (src, rel_type, dst)
+        super().__init__(
+            f"({src})-[:{rel_type}]->({dst}) is not allowed: {rel_type} goes from "
+            f"{'|'.join(sorted(relation.domain))} to {'|'.join(sorted(relation.range))}"
+        )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input, located as precisely as the source allows."""
+
+    source: str
+    message: str
+    line: int | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        where = self.source if self.line is None else f"{self.source}:{self.line}"
+        return (
+            f"{where}: {self.column}: {self.message}" if self.column else f"{where}: {self.message}"
+        )
+
+
+class ValidationError(ThreadError):
+    """Input failed validation; nothing was written. Carries every problem found."""
+
+    def __init__(self, problems: Sequence[Problem], truncated: bool = False) -> None:
+        self.problems = list(problems)
+        self.truncated = truncated
+        lines = [str(p) for p in self.problems]
+        if truncated:
+            lines.append("… more problems not shown (stopped at the error limit)")
+        count = len(self.problems)
+        head = f"{count}{'+' if truncated else ''} problem{'s' if count != 1 else ''}; nothing was written"
+        super().__init__(head + "\n" + "\n".join(lines))
+
+
+class SourceError(ThreadError):
+    """A source file cannot be read at all (missing, wrong format, wrong encoding)."""
+
+
+class NotFoundError(ThreadError):
+    """No entity has this uid; the message offers the closest existing uids."""
+
+    def __init__(self, uid: str, closest: Sequence[str] = ()) -> None:
+        self.uid = uid
+        self.closest = list(closest)
+        hint = f"; closest: {', '.join(self.closest)}" if self.closest else ""
+        super().__init__(f"no entity with uid {uid!r}{hint}")

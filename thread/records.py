@@ -1,0 +1,139 @@
+"""The records importers yield and the service writes.
+
+Importers validate their input rows with pydantic models of their own (types, dates,
+units); what they hand to the service are these graph-level records. They are plain
+frozen dataclasses because an import can hold millions of them: the service checks them
+against the ontology in bulk, once per label and relationship type, not once per record.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ontology import Ontology
+from thread.errors import Problem
+
+__all__ = [
+    "NodeRecord",
+    "Notice",
+    "Origin",
+    "Problem",
+    "Record",
+    "RelRecord",
+    "check_props",
+    "node",
+    "rel",
+]
+
+Scalar = str | int | float | bool
+PropValue = Scalar | list[Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a record came from, so errors can name the file and line."""
+
+    source: str
+    line: int | None = None
+
+    def problem(self, message: str, column: str | None = None) -> Problem:
+        return Problem(self.source, message, self.line, column)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRecord:
+    label: str
+    uid: str
+    props: Mapping[str, PropValue]
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RelRecord:
+    """A relationship; `key` tells apart several of one type between the same two nodes."""
+
+    type: str
+    src: str
+    src_label: str
+    dst: str
+    dst_label: str
+    key: str = ""
+    props: Mapping[str, PropValue] = field(default_factory=dict)
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the service should report but that does not stop the import
+    (an unresolved binding, a skipped optional value)."""
+
+    message: str
+    origin: Origin | None = None
+
+
+Record = NodeRecord | RelRecord | Problem | Notice
+"""What an importer yields: graph records, problems (errors) and warnings."""
+
+
+def node(
+    onto: Ontology, label: str, props: Mapping[str, PropValue], origin: Origin | None = None
+) -> NodeRecord:
+    """A node whose uid is built from the key properties the ontology declares."""
+    info = onto.node_class(label)
+    uid = onto.uid(label, *(str(props[k]) for k in info.key))
+    return NodeRecord(label, uid, props, origin)
+
+
+def rel(
+    rel_type: str,
+    src: NodeRecord | tuple[str, str],
+    dst: NodeRecord | tuple[str, str],
+    props: Mapping[str, PropValue] | None = None,
+    *,
+    key: str = "",
+    origin: Origin | None = None,
+) -> RelRecord:
+    """A relationship between two nodes given as records or as (label, uid) pairs."""
+    src_label, src_uid = (src.label, src.uid) if isinstance(src, NodeRecord) else src
+    dst_label, dst_uid = (dst.label, dst.uid) if isinstance(dst, NodeRecord) else dst
+    return RelRecord(rel_type, src_uid, src_label, dst_uid, dst_label, key, props or {}, origin)
+
+
+def check_props(props: Mapping[str, Any]) -> str | None:
+    """Why these properties cannot be stored (None if they can).
+
+    Both stores take flat values only: strings, numbers, booleans and lists of one of
+    those; FalkorDB's client also cannot send empty names, names with a backtick, or
+    non-finite floats.
+    """
+    for name, value in props.items():
+        if not isinstance(name, str) or not name or "`" in name or "\x00" in name:
+            return f"invalid property name {name!r}"
+        problem = _check_value(value)
+        if problem:
+            return f"property {name!r}: {problem}"
+    return None
+
+
+def _check_value(value: Any) -> str | None:
+    if value is None or isinstance(value, bool | str):
+        return None
+    if isinstance(value, int):
+        return None if -(2**63) <= value < 2**63 else "integer out of 64-bit range"
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "not a finite number"
+    if isinstance(value, list):
+        kinds = {type(v) for v in value}
+        if len(kinds) > 1 and not kinds <= {int, float}:
+            return "a list must hold values of one type"
+        for item in value:
+            if item is None or isinstance(item, list | dict):
+                return "a list may hold only strings, numbers or booleans"
+            problem = _check_value(item)
+            if problem:
+                return problem
+        return None
+    return f"unsupported value of type {type(value).__name__} (flatten maps, store dates as ISO strings)"

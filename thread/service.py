@@ -1,0 +1,606 @@
+"""ThreadService: validated records in, an idempotent graph with provenance out.
+
+An import is all-or-nothing per source because FalkorDB has no multi-statement
+transactions: every record is collected and checked (ontology, properties, references)
+before the first write, writes are MERGEs that a rerun repeats harmlessly, and the
+ImportRun node records whether the run finished. Each node and relationship carries a
+hash of its properties, so a rerun writes only what changed and an unchanged source
+writes nothing at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ontology import Ontology
+from thread.errors import Problem, StoreError, ThreadError, ValidationError
+from thread.records import NodeRecord, Notice, Origin, PropValue, Record, RelRecord, check_props
+from thread.stores.base import GraphStore, chunked
+
+__all__ = [
+    "Counts",
+    "ImportReport",
+    "ProgressCallback",
+    "Source",
+    "ThreadService",
+    "file_sha256",
+    "utc_now",
+]
+
+ProgressCallback = Callable[[str, int, int | None], None]
+"""`progress(phase, done, total)`: called as work advances; total None when unknown."""
+
+_READ_BATCH = 5000
+_DISAPPEARED_LISTED = 200
+
+
+def utc_now() -> str:
+    """Now as a UTC ISO-8601 string, the only timestamp form Thread stores."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _hash(props: Mapping[str, PropValue]) -> str:
+    text = json.dumps(props, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+@dataclass(frozen=True)
+class Source:
+    """What an import reads. `source_id` is its identity across runs: records that a
+    later run of the same source no longer yields are reported as disappeared."""
+
+    importer: str
+    path: str
+    sha256: str = ""
+    source_id: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def identity(self) -> str:
+        return self.source_id or f"{self.importer}:{self.path}"
+
+
+@dataclass
+class Counts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    disappeared: int = 0
+
+    @property
+    def changed(self) -> int:
+        return self.created + self.updated + self.disappeared
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, on a dry run, would do)."""
+
+    source: str
+    importer: str
+    sha256: str
+    dry_run: bool
+    run: str | None = None
+    nodes: Counts = field(default_factory=Counts)
+    relationships: Counts = field(default_factory=Counts)
+    placeholders: int = 0
+    by_label: dict[str, Counts] = field(default_factory=dict)
+    by_type: dict[str, Counts] = field(default_factory=dict)
+    disappeared: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.nodes.changed or self.relationships.changed or self.placeholders)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["changed"] = self.changed
+        return data
+
+
+@dataclass
+class _Collected:
+    nodes: dict[str, NodeRecord] = field(default_factory=dict)
+    rels: dict[tuple[str, str, str, str], RelRecord] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    truncated: bool = False
+
+
+@dataclass
+class _Plan:
+    """The writes an import needs, decided before any of them happens."""
+
+    nodes: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    placeholders: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    rels: dict[tuple[str, str, str], list[dict[str, Any]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    missing_nodes: list[str] = field(default_factory=list)
+    missing_rels: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    rel_types: set[str] = field(default_factory=set)
+
+
+class ThreadService:
+    """Writes records into a store with validation, idempotence and provenance."""
+
+    def __init__(self, store: GraphStore, *, error_limit: int = 50) -> None:
+        self.store = store
+        self.ontology: Ontology = store.ontology
+        self.error_limit = error_limit
+
+    # ------------------------------------------------------------------ public
+
+    def import_records(
+        self,
+        records: Iterable[Record],
+        source: Source,
+        *,
+        create_missing: bool = False,
+        dry_run: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> ImportReport:
+        """Validate every record, then write what changed, all or nothing.
+
+        Raises:
+            ValidationError: with every problem found (up to the error limit); nothing
+                was written.
+            SourceError: the importer could not read the source at all.
+        """
+        collected = self._collect(records, progress)
+        self._validate(collected)
+        existing = self._existing_nodes(collected)
+        report = ImportReport(source.path, source.importer, source.sha256, dry_run)
+        report.warnings = [self._notice_text(n) for n in collected.notices]
+        plan = self._plan(collected, existing, source, create_missing, report)
+        if dry_run or not report.changed:
+            return report
+        report.run = self._write(plan, source, report, progress)
+        return report
+
+    # ------------------------------------------------------------------ collect
+
+    def _collect(self, records: Iterable[Record], progress: ProgressCallback | None) -> _Collected:
+        out = _Collected()
+        for count, record in enumerate(records, 1):
+            if isinstance(record, NodeRecord):
+                self._add_node(out, record)
+            elif isinstance(record, RelRecord):
+                key = (record.type, record.src, record.dst, record.key)
+                previous = out.rels.get(key)
+                out.rels[key] = (
+                    record
+                    if previous is None
+                    else replace(record, props={**previous.props, **record.props})
+                )
+            elif isinstance(record, Problem):
+                out.problems.append(record)
+            elif isinstance(record, Notice):
+                out.notices.append(record)
+            else:
+                raise TypeError(f"importers yield records, not {type(record).__name__}")
+            if len(out.problems) >= self.error_limit:
+                out.truncated = True
+                break
+            if progress and count % 10000 == 0:
+                progress("reading", count, None)
+        if out.problems:
+            raise ValidationError(out.problems, out.truncated)
+        return out
+
+    def _add_node(self, out: _Collected, record: NodeRecord) -> None:
+        previous = out.nodes.get(record.uid)
+        if previous is None:
+            out.nodes[record.uid] = record
+        elif previous.label != record.label:
+            out.problems.append(
+                _problem(
+                    record.origin,
+                    f"uid {record.uid} is a {previous.label} above, not a {record.label}",
+                )
+            )
+        else:
+            merged = {**previous.props, **record.props}
+            out.nodes[record.uid] = NodeRecord(record.label, record.uid, merged, previous.origin)
+
+    # ------------------------------------------------------------------ validate
+
+    def _validate(self, collected: _Collected) -> None:
+        problems: list[Problem] = []
+        onto = self.ontology
+        by_label: dict[str, list[NodeRecord]] = defaultdict(list)
+        for record in collected.nodes.values():
+            by_label[record.label].append(record)
+        for label, records in by_label.items():
+            try:
+                info = onto.node_class(label)
+            except ThreadError as exc:
+                problems.append(_problem(records[0].origin, str(exc)))
+                continue
+            for record in records:
+                if not record.uid.startswith(info.uid_prefix + ":"):
+                    problems.append(
+                        _problem(
+                            record.origin,
+                            f"uid {record.uid!r} of a {label} must start with '{info.uid_prefix}:'",
+                        )
+                    )
+                missing = [p for p in info.required if record.props.get(p) in (None, "")]
+                if missing:
+                    problems.append(
+                        _problem(record.origin, f"{label} {record.uid} lacks {', '.join(missing)}")
+                    )
+                bad = check_props(record.props)
+                if bad:
+                    problems.append(_problem(record.origin, f"{label} {record.uid}: {bad}"))
+        by_triple: dict[tuple[str, str, str], list[RelRecord]] = defaultdict(list)
+        for rec in collected.rels.values():
+            by_triple[(rec.src_label, rec.type, rec.dst_label)].append(rec)
+        for (src_label, rel_type, dst_label), records in by_triple.items():
+            try:
+                onto.check_triple(src_label, rel_type, dst_label)
+            except ThreadError as exc:
+                problems.append(_problem(records[0].origin, str(exc)))
+                continue
+            temporal = onto.relation(rel_type).temporal
+            for rec in records:
+                for uid, label in ((rec.src, src_label), (rec.dst, dst_label)):
+                    known = collected.nodes.get(uid)
+                    if known is not None and known.label != label:
+                        problems.append(
+                            _problem(
+                                rec.origin,
+                                f"{rel_type} expects {uid} to be a {label}, it is a {known.label}",
+                            )
+                        )
+                if temporal and not rec.props.get("valid_from"):
+                    problems.append(
+                        _problem(rec.origin, f"{rel_type} {rec.src} -> {rec.dst} needs valid_from")
+                    )
+                bad = check_props(rec.props)
+                if bad:
+                    problems.append(
+                        _problem(rec.origin, f"{rel_type} {rec.src} -> {rec.dst}: {bad}")
+                    )
+            if len(problems) >= self.error_limit:
+                break
+        if problems:
+            raise ValidationError(problems[: self.error_limit], len(problems) > self.error_limit)
+
+    # ------------------------------------------------------------------ read state
+
+    def _existing_nodes(self, collected: _Collected) -> dict[str, dict[str, Any]]:
+        """Labels, hash and missing mark of every node the import writes or references."""
+        uids = set(collected.nodes)
+        for rec in collected.rels.values():
+            uids.add(rec.src)
+            uids.add(rec.dst)
+        found: dict[str, dict[str, Any]] = {}
+        query = (
+            "UNWIND $uids AS u MATCH (n:Entity {uid: u}) "
+            "RETURN n.uid AS uid, labels(n) AS labels, n._hash AS hash, n._missing AS missing"
+        )
+        for batch in chunked(sorted(uids), _READ_BATCH):
+            for row in self.store.read(query, {"uids": list(batch)}):
+                found[row["uid"]] = row
+        return found
+
+    def _existing_rel_hashes(
+        self, triple: tuple[str, str, str], records: Sequence[RelRecord]
+    ) -> dict[int, dict[str, Any]]:
+        src_label, rel_type, dst_label = triple
+        query = (
+            f"UNWIND $rows AS row MATCH (a:Entity:`{src_label}` {{uid: row.src}})"
+            f"-[r:`{rel_type}` {{_key: row.key}}]->(b:Entity:`{dst_label}` {{uid: row.dst}}) "
+            "RETURN row.i AS i, r._hash AS hash, r._missing AS missing"
+        )
+        rows = [{"i": i, "src": r.src, "dst": r.dst, "key": r.key} for i, r in enumerate(records)]
+        found: dict[int, dict[str, Any]] = {}
+        for batch in chunked(rows, _READ_BATCH):
+            for row in self.store.read(query, {"rows": list(batch)}):
+                found[row["i"]] = row
+        return found
+
+    # ------------------------------------------------------------------ plan
+
+    def _plan(
+        self,
+        collected: _Collected,
+        existing: dict[str, dict[str, Any]],
+        source: Source,
+        create_missing: bool,
+        report: ImportReport,
+    ) -> _Plan:
+        plan = _Plan()
+        problems: list[Problem] = []
+        placeholder_uids: set[str] = set()
+        for record in collected.nodes.values():
+            counts = report.by_label.setdefault(record.label, Counts())
+            props = dict(record.props)
+            digest = _hash({"_label": record.label, **props})
+            old = existing.get(record.uid)
+            if old is not None and record.label not in old["labels"]:
+                problems.append(
+                    _problem(
+                        record.origin,
+                        f"uid {record.uid} already exists as {'/'.join(old['labels'])}, not {record.label}",
+                    )
+                )
+                continue
+            if old is None:
+                counts.created += 1
+            elif old["hash"] == digest and not old["missing"]:
+                counts.unchanged += 1
+                continue
+            else:
+                counts.updated += 1
+            plan.nodes[record.label].append({"uid": record.uid, "props": props, "hash": digest})
+
+        for rec in collected.rels.values():
+            for uid, label in ((rec.src, rec.src_label), (rec.dst, rec.dst_label)):
+                if uid in collected.nodes:
+                    continue
+                old = existing.get(uid)
+                if old is not None:
+                    if label not in old["labels"]:
+                        problems.append(
+                            _problem(
+                                rec.origin,
+                                f"{rec.type} expects {uid} to be a {label}, it is a {'/'.join(old['labels'])}",
+                            )
+                        )
+                elif create_missing:
+                    if uid in placeholder_uids:
+                        continue
+                    try:
+                        key = self.ontology.key_from_uid(label, uid)
+                    except ThreadError as exc:
+                        problems.append(_problem(rec.origin, str(exc)))
+                        continue
+                    placeholder_uids.add(uid)
+                    plan.placeholders[label].append({"uid": uid, "props": key})
+                else:
+                    problems.append(
+                        _problem(
+                            rec.origin,
+                            f"unknown reference: {label} {uid} does not exist (import it first, or pass --create-missing)",
+                        )
+                    )
+            if len(problems) >= self.error_limit:
+                break
+        if problems:
+            raise ValidationError(problems[: self.error_limit], len(problems) > self.error_limit)
+        report.placeholders = sum(len(rows) for rows in plan.placeholders.values())
+
+        by_triple: dict[tuple[str, str, str], list[RelRecord]] = defaultdict(list)
+        for rec in collected.rels.values():
+            by_triple[(rec.src_label, rec.type, rec.dst_label)].append(rec)
+        for triple, records in by_triple.items():
+            counts = report.by_type.setdefault(triple[1], Counts())
+            old_rels = self._existing_rel_hashes(triple, records)
+            for i, rec in enumerate(records):
+                props = dict(rec.props)
+                digest = _hash(props)
+                old = old_rels.get(i)
+                if old is None:
+                    counts.created += 1
+                elif old["hash"] == digest and not old["missing"]:
+                    counts.unchanged += 1
+                    continue
+                else:
+                    counts.updated += 1
+                plan.rels[triple].append(
+                    {"src": rec.src, "dst": rec.dst, "key": rec.key, "props": props, "hash": digest}
+                )
+            plan.rel_types.add(triple[1])
+
+        self._plan_disappeared(collected, source, plan, report)
+        for label_counts in report.by_label.values():
+            _add(report.nodes, label_counts)
+        for type_counts in report.by_type.values():
+            _add(report.relationships, type_counts)
+        return plan
+
+    def _plan_disappeared(
+        self, collected: _Collected, source: Source, plan: _Plan, report: ImportReport
+    ) -> None:
+        """Find what this source wrote before and no longer yields (kept, marked missing)."""
+        src = source.identity
+        for row in self.store.read(
+            "MATCH (n:Entity {_src: $src}) WHERE n._missing IS NULL RETURN n.uid AS uid, labels(n) AS labels",
+            {"src": src},
+        ):
+            if row["uid"] not in collected.nodes:
+                plan.missing_nodes.append(row["uid"])
+                label = next((lb for lb in row["labels"] if lb != "Entity"), "Entity")
+                report.by_label.setdefault(label, Counts()).disappeared += 1
+        previous_types = self.store.read(
+            "MATCH (r:ImportRun {source_id: $src}) WHERE r.status = 'succeeded' "
+            "RETURN r.rel_types AS types ORDER BY r.finished DESC LIMIT 1",
+            {"src": src},
+        )
+        types = set(previous_types[0]["types"] or []) if previous_types else set()
+        current = {(r.type, r.src, r.dst, r.key) for r in collected.rels.values()}
+        for rel_type in sorted(types & set(self.ontology.relations)):
+            for row in self.store.read(
+                f"MATCH (a:Entity)-[r:`{rel_type}`]->(b:Entity) "
+                "WHERE r._src = $src AND r._missing IS NULL "
+                "RETURN a.uid AS src, b.uid AS dst, r._key AS key",
+                {"src": src},
+            ):
+                if (rel_type, row["src"], row["dst"], row["key"]) not in current:
+                    plan.missing_rels[rel_type].append(row)
+                    report.by_type.setdefault(rel_type, Counts()).disappeared += 1
+        plan.rel_types |= types
+        listed = plan.missing_nodes + [
+            f"{r['src']} -[{t}]-> {r['dst']}" for t, rows in plan.missing_rels.items() for r in rows
+        ]
+        report.disappeared = listed[:_DISAPPEARED_LISTED]
+
+    # ------------------------------------------------------------------ write
+
+    def _write(
+        self, plan: _Plan, source: Source, report: ImportReport, progress: ProgressCallback | None
+    ) -> str:
+        now = utc_now()
+        run_uid = self.ontology.uid(
+            "ImportRun", f"{now.replace('-', '').replace(':', '')}-{secrets.token_hex(3)}"
+        )
+        src = source.identity
+        total = (
+            sum(len(r) for r in plan.nodes.values())
+            + sum(len(r) for r in plan.placeholders.values())
+            + sum(len(r) for r in plan.rels.values())
+        )
+        done = 0
+
+        def advance(count: int) -> None:
+            nonlocal done
+            done += count
+            if progress:
+                progress("writing", done, total)
+
+        run_props: dict[str, PropValue] = {
+            "run_id": run_uid.split(":", 1)[1],
+            "importer": source.importer,
+            "source": source.path,
+            "source_id": src,
+            "sha256": source.sha256,
+            "options": json.dumps(dict(source.options), sort_keys=True, default=str),
+            "started": now,
+            "status": "running",
+            "_updated": now,
+        }
+        self.store.upsert_nodes("ImportRun", [{"uid": run_uid, "props": run_props}])
+        try:
+            stamp = {
+                "_run": run_uid,
+                "_updated": now,
+                "_src": src,
+                "_missing": None,
+                "_placeholder": None,
+            }
+            for label, rows in plan.nodes.items():
+                for batch in chunked(rows, self.store.batch_size):
+                    self.store.upsert_nodes(
+                        label,
+                        [
+                            {"uid": r["uid"], "props": {**r["props"], **stamp, "_hash": r["hash"]}}
+                            for r in batch
+                        ],
+                    )
+                    advance(len(batch))
+            for label, rows in plan.placeholders.items():
+                holder = {"_run": run_uid, "_updated": now, "_placeholder": True}
+                self.store.upsert_nodes(
+                    label, [{"uid": r["uid"], "props": {**r["props"], **holder}} for r in rows]
+                )
+                advance(len(rows))
+            for (src_label, rel_type, dst_label), rows in plan.rels.items():
+                for batch in chunked(rows, self.store.batch_size):
+                    payload = [
+                        {
+                            "src": r["src"],
+                            "dst": r["dst"],
+                            "key": r["key"],
+                            "props": {**r["props"], **stamp, "_hash": r["hash"]},
+                        }
+                        for r in batch
+                    ]
+                    written = self.store.upsert_relationships(
+                        rel_type, src_label, dst_label, payload
+                    )
+                    if written != len(payload):
+                        raise StoreError(
+                            f"{rel_type}: {len(payload) - written} relationship(s) lost an endpoint "
+                            "while importing (deleted concurrently?); rerun the import"
+                        )
+                    advance(len(batch))
+            self._mark_missing(plan, run_uid, now)
+            self._finish(run_uid, "succeeded", report, plan, None)
+        except BaseException as exc:
+            self._finish(run_uid, "failed", report, plan, exc)
+            raise
+        return run_uid
+
+    def _mark_missing(self, plan: _Plan, run_uid: str, now: str) -> None:
+        mark = {"missing": True, "run": run_uid, "now": now}
+        for batch in chunked(plan.missing_nodes, _READ_BATCH):
+            self.store.write(
+                "UNWIND $uids AS u MATCH (n:Entity {uid: u}) "
+                "SET n._missing = $missing, n._missing_since = $now, n._run = $run, n._updated = $now",
+                {"uids": list(batch), **mark},
+            )
+        for rel_type, rows in plan.missing_rels.items():
+            for batch in chunked(rows, _READ_BATCH):
+                self.store.write(
+                    f"UNWIND $rows AS row MATCH (a:Entity {{uid: row.src}})-[r:`{rel_type}` {{_key: row.key}}]->"
+                    "(b:Entity {uid: row.dst}) "
+                    "SET r._missing = $missing, r._missing_since = $now, r._run = $run, r._updated = $now",
+                    {"rows": list(batch), **mark},
+                )
+
+    def _finish(
+        self,
+        run_uid: str,
+        status: str,
+        report: ImportReport,
+        plan: _Plan,
+        exc: BaseException | None,
+    ) -> None:
+        props: dict[str, PropValue] = {
+            "status": status,
+            "finished": utc_now(),
+            "nodes_created": report.nodes.created,
+            "nodes_updated": report.nodes.updated,
+            "nodes_unchanged": report.nodes.unchanged,
+            "nodes_disappeared": report.nodes.disappeared,
+            "rels_created": report.relationships.created,
+            "rels_updated": report.relationships.updated,
+            "rels_unchanged": report.relationships.unchanged,
+            "rels_disappeared": report.relationships.disappeared,
+            "placeholders": report.placeholders,
+            "warnings": report.warnings[:_DISAPPEARED_LISTED],
+            "rel_types": sorted(plan.rel_types),
+            "error": None if exc is None else f"{type(exc).__name__}: {exc}"[:2000],
+        }
+        try:
+            self.store.upsert_nodes("ImportRun", [{"uid": run_uid, "props": props}])
+        except ThreadError:
+            if exc is None:
+                raise
+            # the store is gone too; the run stays 'running' and the original error wins
+
+    @staticmethod
+    def _notice_text(notice: Notice) -> str:
+        if notice.origin is None:
+            return notice.message
+        return str(notice.origin.problem(notice.message))
+
+
+def _problem(origin: Origin | None, message: str) -> Problem:
+    return origin.problem(message) if origin else Problem("<records>", message)
+
+
+def _add(total: Counts, part: Counts) -> None:
+    total.created += part.created
+    total.updated += part.updated
+    total.unchanged += part.unchanged
+    total.disappeared += part.disappeared

@@ -1,0 +1,57 @@
+"""What a store holds: counts per label and relationship type, and recent import runs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from thread.stores.base import GraphStore
+
+__all__ = ["StoreStatus", "store_status"]
+
+
+@dataclass
+class StoreStatus:
+    store: str
+    kind: str
+    server: dict[str, Any] | None
+    labels: dict[str, int] = field(default_factory=dict)
+    relationships: dict[str, int] = field(default_factory=dict)
+    import_runs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def nodes(self) -> int:
+        return sum(self.labels.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "nodes": self.nodes,
+            "relationship_count": sum(self.relationships.values()),
+        }
+
+
+def store_status(store: GraphStore, runs: int = 10) -> StoreStatus:
+    """Counts per label (without the shared Entity label), per relationship type, and the
+    latest `runs` import runs, newest first."""
+    from thread.stores.falkordb_store import FalkorDBStore
+
+    server = asdict(store.server.status()) if isinstance(store, FalkorDBStore) else None
+    status = StoreStatus(store.description, store.kind, server)
+    for row in store.read(
+        "MATCH (n:Entity) UNWIND labels(n) AS label WITH label WHERE label <> 'Entity' "
+        "RETURN label, count(*) AS count ORDER BY label"
+    ):
+        status.labels[row["label"]] = row["count"]
+    for row in store.read(
+        "MATCH ()-[r]->() RETURN type(r) AS type, count(*) AS count ORDER BY type"
+    ):
+        status.relationships[row["type"]] = row["count"]
+    status.import_runs = store.read(
+        "MATCH (r:ImportRun) RETURN r.uid AS uid, r.importer AS importer, r.source AS source, "
+        "r.status AS status, r.started AS started, r.finished AS finished, "
+        "r.nodes_created AS created, r.nodes_updated AS updated, r.nodes_disappeared AS disappeared "
+        "ORDER BY r.started DESC, r.uid DESC LIMIT $runs",
+        {"runs": runs},
+    )
+    return status

@@ -1,0 +1,153 @@
+"""The store contract every graph backend fulfils, and the Cypher they share.
+
+A backend implements six operations: read, write, upsert a batch of nodes of one label,
+upsert a batch of relationships of one type, ensure the schema, close. Everything above
+the store (the service, queries, audits) is written against this class only; the few
+dialect differences (DDL, read-only execution, errors, result values) live in the
+subclasses.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar
+
+import ontology
+from ontology import ENTITY_LABEL, Ontology
+from thread.errors import OntologyError
+
+__all__ = [
+    "GraphStore",
+    "NodeRow",
+    "RelRow",
+    "chunked",
+    "node_upsert_cypher",
+    "rel_upsert_cypher",
+]
+
+NodeRow = Mapping[str, Any]
+"""`{"uid": str, "props": {flat properties}}`"""
+
+RelRow = Mapping[str, Any]
+"""`{"src": uid, "dst": uid, "key": str, "props": {flat properties}}`"""
+
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def _identifier(name: str) -> str:
+    """Backtick-quote a label or type that the ontology has already approved."""
+    if not _IDENTIFIER.match(name):
+        raise OntologyError(f"{name!r} is not a valid label or relationship type")
+    return f"`{name}`"
+
+
+def node_upsert_cypher(onto: Ontology, label: str) -> str:
+    """MERGE a batch of `label` nodes on uid and add their properties.
+
+    The label is written into the MERGE pattern (not `SET n:Label`, which FalkorDB runs
+    two orders of magnitude slower); a uid that exists under another label is caught by
+    the service before any write.
+    """
+    onto.node_class(label)
+    return (
+        "UNWIND $rows AS row "
+        f"MERGE (n:{_identifier(ENTITY_LABEL)}:{_identifier(label)} {{uid: row.uid}}) "
+        "SET n += row.props "
+        "RETURN count(n) AS written"
+    )
+
+
+def rel_upsert_cypher(onto: Ontology, rel_type: str, src_label: str, dst_label: str) -> str:
+    """MERGE a batch of relationships on (src, type, dst, _key) and add their properties.
+
+    `_key` tells apart several relationships of one type between the same two nodes: two
+    BOM lines with different find numbers, or a serial installed, removed and installed
+    again (keyed by valid_from).
+    """
+    onto.check_triple(src_label, rel_type, dst_label)
+    entity = _identifier(ENTITY_LABEL)
+    return (
+        "UNWIND $rows AS row "
+        f"MATCH (a:{entity}:{_identifier(src_label)} {{uid: row.src}}) "
+        f"MATCH (b:{entity}:{_identifier(dst_label)} {{uid: row.dst}}) "
+        f"MERGE (a)-[r:{_identifier(rel_type)} {{_key: row.key}}]->(b) "
+        "SET r += row.props "
+        "RETURN count(r) AS written"
+    )
+
+
+def chunked(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+class GraphStore(ABC):
+    """A property graph that Thread reads and writes with one Cypher dialect.
+
+    Results are plain Python values: nodes become dicts of their properties plus
+    `_labels`, relationships dicts of their properties plus `_type`, paths dicts with
+    `nodes` and `relationships`, so callers never see a driver's own classes.
+    """
+
+    kind: ClassVar[str]
+    batch_size: ClassVar[int] = 5000
+
+    def __init__(self, onto: Ontology | None = None) -> None:
+        self.ontology = onto or ontology.load()
+
+    @property
+    @abstractmethod
+    def description(self) -> str:
+        """Where this store is, safe to print (never contains a password)."""
+
+    @property
+    @abstractmethod
+    def data_dir(self) -> Path:
+        """Folder for data kept beside the graph (telemetry Parquet datasets)."""
+
+    @abstractmethod
+    def read(
+        self, query: str, params: Mapping[str, Any] | None = None, *, timeout_ms: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Run a read-only query; a query that writes raises ReadOnlyError."""
+
+    @abstractmethod
+    def write(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run a query that may write, atomically."""
+
+    @abstractmethod
+    def upsert_nodes(self, label: str, rows: Sequence[NodeRow]) -> int:
+        """MERGE nodes of one label by uid; returns how many rows were written."""
+
+    @abstractmethod
+    def upsert_relationships(
+        self, rel_type: str, src_label: str, dst_label: str, rows: Sequence[RelRow]
+    ) -> int:
+        """MERGE relationships of one type; returns how many were written (endpoints must exist)."""
+
+    @abstractmethod
+    def ensure_schema(self) -> None:
+        """Create the uid uniqueness constraint and the ontology's indexes if missing."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection (and the embedded server when this was its last user)."""
+
+    def __enter__(self) -> GraphStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def schema_indexes(self) -> list[tuple[str, str]]:
+        """(label, property) pairs to index: the ontology's plus Thread's bookkeeping."""
+        return [(ENTITY_LABEL, "_src"), *self.ontology.indexes]

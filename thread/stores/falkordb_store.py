@@ -1,0 +1,184 @@
+"""The embedded default store: FalkorDB through its own client, on a private unix socket."""
+
+from __future__ import annotations
+
+import atexit
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ontology import ENTITY_LABEL, Ontology
+from thread.errors import QueryError, ReadOnlyError, StoreError
+from thread.stores.base import (
+    GraphStore,
+    NodeRow,
+    RelRow,
+    chunked,
+    node_upsert_cypher,
+    rel_upsert_cypher,
+)
+from thread.stores.embedded_server import EmbeddedServer, no_retry
+
+__all__ = ["FalkorDBStore"]
+
+_READ_ONLY_MESSAGE = "is to be executed only on read-only queries"
+_CONSTRAINT_WAIT_S = 120.0
+
+
+def _plain(value: Any) -> Any:
+    """Turn the client's Node, Edge and Path objects into plain dicts and lists."""
+    from falkordb import Edge, Node, Path
+
+    if isinstance(value, Node):
+        return {**value.properties, "_labels": sorted(value.labels or [])}
+    if isinstance(value, Edge):
+        return {**value.properties, "_type": value.relation}
+    if isinstance(value, Path):
+        return {
+            "nodes": [_plain(n) for n in value.nodes()],
+            "relationships": [_plain(e) for e in value.edges()],
+        }
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+class FalkorDBStore(GraphStore):
+    """A graph in the embedded FalkorDB server of a store folder."""
+
+    kind = "embedded"
+
+    def __init__(self, folder: Path, graph: str = "thread", onto: Ontology | None = None) -> None:
+        super().__init__(onto)
+        self.folder = Path(folder).resolve()
+        self.graph_name = graph
+        self.server = EmbeddedServer(self.folder)
+        self.server.acquire()
+        try:
+            from falkordb import FalkorDB
+
+            self._db = FalkorDB(unix_socket_path=str(self.server.socket_path), retry=no_retry())
+            self._graph = self._db.select_graph(graph)
+        except Exception:
+            self.server.release()
+            raise
+        self._closed = False
+        atexit.register(self.close)
+
+    @property
+    def description(self) -> str:
+        return f"embedded FalkorDB at {self.folder} (graph {self.graph_name})"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.folder
+
+    # -------------------------------------------------------------- queries
+
+    def _run(
+        self, query: str, params: Mapping[str, Any] | None, read_only: bool, timeout_ms: int | None
+    ) -> list[dict[str, Any]]:
+        import redis
+
+        if self._closed:
+            raise StoreError(f"{self.description} is closed")
+        try:
+            if read_only:
+                result = self._graph.ro_query(query, dict(params or {}), timeout=timeout_ms)
+            else:
+                result = self._graph.query(query, dict(params or {}), timeout=timeout_ms)
+        except redis.ResponseError as exc:
+            message = str(exc)
+            if _READ_ONLY_MESSAGE in message:
+                raise ReadOnlyError(
+                    "this query writes to the graph, which is refused here (read-only)"
+                ) from None
+            raise QueryError(f"FalkorDB: {message}") from None
+        except redis.ConnectionError as exc:
+            raise StoreError(f"lost the connection to {self.description}: {exc}") from None
+        columns = [column[1] for column in result.header]
+        return [
+            {name: _plain(value) for name, value in zip(columns, row, strict=True)}
+            for row in result.result_set
+        ]
+
+    def read(
+        self, query: str, params: Mapping[str, Any] | None = None, *, timeout_ms: int | None = None
+    ) -> list[dict[str, Any]]:
+        return self._run(query, params, True, timeout_ms)
+
+    def write(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        return self._run(query, params, False, None)
+
+    def upsert_nodes(self, label: str, rows: Sequence[NodeRow]) -> int:
+        cypher = node_upsert_cypher(self.ontology, label)
+        written = 0
+        for batch in chunked(rows, self.batch_size):
+            written += int(self.write(cypher, {"rows": list(batch)})[0]["written"])
+        return written
+
+    def upsert_relationships(
+        self, rel_type: str, src_label: str, dst_label: str, rows: Sequence[RelRow]
+    ) -> int:
+        cypher = rel_upsert_cypher(self.ontology, rel_type, src_label, dst_label)
+        written = 0
+        for batch in chunked(rows, self.batch_size):
+            written += int(self.write(cypher, {"rows": list(batch)})[0]["written"])
+        return written
+
+    # -------------------------------------------------------------- schema
+
+    def ensure_schema(self) -> None:
+        existing: set[tuple[str, str]] = set()
+        if self.graph_name in self._db.list_graphs():
+            rows = self.read(
+                "CALL db.indexes() YIELD label, properties, entitytype "
+                "WHERE entitytype = 'NODE' RETURN label, properties"
+            )
+            existing = {(row["label"], prop) for row in rows for prop in row["properties"]}
+        for label, prop in [(ENTITY_LABEL, "uid"), *self.schema_indexes()]:
+            if (label, prop) not in existing:
+                self.write(f"CREATE INDEX FOR (n:`{label}`) ON (n.`{prop}`)")
+                existing.add((label, prop))
+        self._ensure_unique_uid()
+
+    def _ensure_unique_uid(self) -> None:
+        def uid_constraint() -> dict[str, Any] | None:
+            for constraint in self._graph.list_constraints():
+                if (
+                    constraint["type"] == "UNIQUE"
+                    and constraint["label"] == ENTITY_LABEL
+                    and list(constraint["properties"]) == ["uid"]
+                ):
+                    return constraint
+            return None
+
+        if uid_constraint() is None:
+            self._graph.create_node_unique_constraint(ENTITY_LABEL, "uid")
+        deadline = time.monotonic() + _CONSTRAINT_WAIT_S
+        while (constraint := uid_constraint()) is not None and constraint[
+            "status"
+        ] != "OPERATIONAL":
+            if constraint["status"] == "FAILED":
+                raise StoreError(
+                    f"{self.description}: cannot enforce unique uids, the graph already "
+                    "holds two nodes with the same uid"
+                )
+            if time.monotonic() > deadline:
+                raise StoreError(f"{self.description}: the uid constraint is still pending")
+            time.sleep(0.02)
+
+    # -------------------------------------------------------------- lifetime
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self.close)
+        try:
+            self._db.close()
+        finally:
+            self.server.release()

@@ -39,6 +39,7 @@ ProgressCallback = Callable[[str, int, int | None], None]
 """`progress(phase, done, total)`: called as work advances; total None when unknown."""
 
 _READ_BATCH = 5000
+_PROGRESS_STEP = 20000  # rows per store call between progress reports
 _DISAPPEARED_LISTED = 200
 
 
@@ -53,11 +54,6 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _hash(props: Mapping[str, PropValue]) -> str:
-    text = json.dumps(props, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -166,10 +162,9 @@ class ThreadService:
         """
         collected = self._collect(records, progress)
         self._validate(collected)
-        existing = self._existing_nodes(collected)
         report = ImportReport(source.path, source.importer, source.sha256, dry_run)
         report.warnings = [self._notice_text(n) for n in collected.notices]
-        plan = self._plan(collected, existing, source, create_missing, report)
+        plan = self._plan(collected, source, create_missing, report)
         if dry_run or not report.changed:
             return report
         report.run = self._write(plan, source, report, progress)
@@ -286,106 +281,149 @@ class ThreadService:
 
     # ------------------------------------------------------------------ read state
 
-    def _existing_nodes(self, collected: _Collected) -> dict[str, dict[str, Any]]:
-        """Labels, hash and missing mark of every node the import writes or references."""
-        uids = set(collected.nodes)
-        for rec in collected.rels.values():
-            uids.add(rec.src)
-            uids.add(rec.dst)
-        found: dict[str, dict[str, Any]] = {}
-        query = (
-            "UNWIND $uids AS u MATCH (n:Entity {uid: u}) "
-            "RETURN n.uid AS uid, labels(n) AS labels, n._hash AS hash, n._missing AS missing"
-        )
-        for batch in chunked(sorted(uids), _READ_BATCH):
-            for row in self.store.read(query, {"uids": list(batch)}):
-                found[row["uid"]] = row
-        return found
+    def _record_state(self, collected: _Collected) -> dict[str, tuple[bool, bool]]:
+        """For each record uid already in the graph: (has the record's label, unchanged).
 
-    def _existing_rel_hashes(
-        self, triple: tuple[str, str, str], records: Sequence[RelRecord]
-    ) -> dict[int, dict[str, Any]]:
-        src_label, rel_type, dst_label = triple
-        query = (
-            f"UNWIND $rows AS row MATCH (a:Entity:`{src_label}` {{uid: row.src}})"
-            f"-[r:`{rel_type}` {{_key: row.key}}]->(b:Entity:`{dst_label}` {{uid: row.dst}}) "
-            "RETURN row.i AS i, r._hash AS hash, r._missing AS missing"
+        Unchanged means every property of the record already holds that value (and the
+        node is neither marked missing nor a placeholder), so `SET n += props` would change
+        nothing. Comparing in the store needs no content hash on every node."""
+        by_label: dict[str, list[NodeRecord]] = defaultdict(list)
+        for record in collected.nodes.values():
+            by_label[record.label].append(record)
+        state: dict[str, tuple[bool, bool]] = {}
+        for label, records in by_label.items():
+            exists = f"UNWIND $uids AS u MATCH (n:Entity {{uid: u}}) RETURN u AS uid, n:`{label}` AS fits"
+            compare = (
+                "UNWIND $rows AS row MATCH (n:Entity {uid: row.uid}) "
+                "RETURN row.uid AS uid, (n._missing IS NULL AND n._placeholder IS NULL "
+                "AND all(k IN keys(row.props) WHERE n[k] = row.props[k])) AS same"
+            )
+            for batch in chunked(records, _READ_BATCH):
+                found = self.store.read(exists, {"uids": [r.uid for r in batch]})
+                fits = {row["uid"] for row in found if row["fits"]}
+                state.update((row["uid"], (False, False)) for row in found if not row["fits"])
+                rows = [{"uid": r.uid, "props": r.props} for r in batch if r.uid in fits]
+                if rows:
+                    for row in self.store.read(compare, {"rows": rows}):
+                        state[row["uid"]] = (True, bool(row["same"]))
+        return state
+
+    def _absent_references(self, collected: _Collected) -> dict[str, tuple[str, RelRecord]]:
+        """Relationship endpoints that are neither records of this import nor in the graph
+        with the expected label: uid -> (expected label, first relationship naming it)."""
+        expected: dict[str, dict[str, RelRecord]] = defaultdict(dict)
+        for rec in collected.rels.values():
+            for uid, label in ((rec.src, rec.src_label), (rec.dst, rec.dst_label)):
+                if uid not in collected.nodes:
+                    expected[label].setdefault(uid, rec)
+        absent: dict[str, tuple[str, RelRecord]] = {}
+        for label, refs in expected.items():
+            count = f"UNWIND $uids AS u MATCH (n:Entity {{uid: u}}) WHERE n:`{label}` RETURN count(n) AS c"
+            which = (
+                f"UNWIND $uids AS u OPTIONAL MATCH (n:Entity {{uid: u}}) WHERE n:`{label}` "
+                "WITH u, n WHERE n IS NULL RETURN u AS uid"
+            )
+            for batch in chunked(sorted(refs), _READ_BATCH):
+                params = {"uids": list(batch)}
+                if self.store.read(count, params)[0]["c"] == len(batch):
+                    continue  # the common case, four times cheaper than listing the absent
+                for row in self.store.read(which, params):
+                    absent[row["uid"]] = (label, refs[row["uid"]])
+        return absent
+
+    def _labels_of(self, uids: Sequence[str]) -> dict[str, list[str]]:
+        """Labels of existing nodes, for messages about a uid under the wrong label."""
+        rows = self.store.read(
+            "UNWIND $uids AS u MATCH (n:Entity {uid: u}) RETURN u AS uid, labels(n) AS labels",
+            {"uids": list(uids)},
         )
-        rows = [{"i": i, "src": r.src, "dst": r.dst, "key": r.key} for i, r in enumerate(records)]
-        found: dict[int, dict[str, Any]] = {}
+        return {row["uid"]: sorted(row["labels"]) for row in rows}
+
+    def _relationship_types(self) -> set[str]:
+        rows = self.store.read(
+            "CALL db.relationshipTypes() YIELD relationshipType RETURN relationshipType"
+        )
+        return {row["relationshipType"] for row in rows}
+
+    def _unchanged_rels(self, rel_type: str, rows: Sequence[dict[str, Any]]) -> dict[int, bool]:
+        """For each row (by index) whose relationship exists: is it unchanged?"""
+        if rel_type not in self._relationship_types():
+            return {}  # no relationship of this type yet: all are new
+        query = (
+            "UNWIND $rows AS row MATCH (a:Entity {uid: row.src}) MATCH (b:Entity {uid: row.dst}) "
+            f"MATCH (a)-[r:`{rel_type}` {{_key: row.key}}]->(b) "
+            "RETURN row.i AS i, (r._missing IS NULL "
+            "AND all(k IN keys(row.props) WHERE r[k] = row.props[k])) AS same"
+        )
+        found: dict[int, bool] = {}
         for batch in chunked(rows, _READ_BATCH):
             for row in self.store.read(query, {"rows": list(batch)}):
-                found[row["i"]] = row
+                found[row["i"]] = bool(row["same"])
         return found
 
     # ------------------------------------------------------------------ plan
 
     def _plan(
-        self,
-        collected: _Collected,
-        existing: dict[str, dict[str, Any]],
-        source: Source,
-        create_missing: bool,
-        report: ImportReport,
+        self, collected: _Collected, source: Source, create_missing: bool, report: ImportReport
     ) -> _Plan:
         plan = _Plan()
         problems: list[Problem] = []
-        placeholder_uids: set[str] = set()
+        state = self._record_state(collected)
+        misfits = [uid for uid, (fits, _) in state.items() if not fits]
+        labels = self._labels_of(misfits) if misfits else {}
+        new_uids: set[str] = set()
         for record in collected.nodes.values():
             counts = report.by_label.setdefault(record.label, Counts())
-            props = dict(record.props)
-            digest = _hash({"_label": record.label, **props})
-            old = existing.get(record.uid)
-            if old is not None and record.label not in old["labels"]:
+            old = state.get(record.uid)
+            if old is None:
+                counts.created += 1
+                new_uids.add(record.uid)
+                extra: dict[str, PropValue] = {}
+            elif not old[0]:
+                found = "/".join(labels.get(record.uid, ["?"]))
                 problems.append(
                     _problem(
                         record.origin,
-                        f"uid {record.uid} already exists as {'/'.join(old['labels'])}, not {record.label}",
+                        f"uid {record.uid} already exists as {found}, not {record.label}",
                     )
                 )
                 continue
-            if old is None:
-                counts.created += 1
-            elif old["hash"] == digest and not old["missing"]:
+            elif old[1]:
                 counts.unchanged += 1
                 continue
             else:
                 counts.updated += 1
-            plan.nodes[record.label].append({"uid": record.uid, "props": props, "hash": digest})
+                extra = {"_missing": None, "_placeholder": None}
+            props = {**record.props, **extra}
+            plan.nodes[record.label].append({"uid": record.uid, "props": props})
 
-        for rec in collected.rels.values():
-            for uid, label in ((rec.src, rec.src_label), (rec.dst, rec.dst_label)):
-                if uid in collected.nodes:
-                    continue
-                old = existing.get(uid)
-                if old is not None:
-                    if label not in old["labels"]:
-                        problems.append(
-                            _problem(
-                                rec.origin,
-                                f"{rec.type} expects {uid} to be a {label}, it is a {'/'.join(old['labels'])}",
-                            )
-                        )
-                elif create_missing:
-                    if uid in placeholder_uids:
-                        continue
-                    try:
-                        key = self.ontology.key_from_uid(label, uid)
-                    except ThreadError as exc:
-                        problems.append(_problem(rec.origin, str(exc)))
-                        continue
-                    placeholder_uids.add(uid)
-                    plan.placeholders[label].append({"uid": uid, "props": key})
-                else:
-                    problems.append(
-                        _problem(
-                            rec.origin,
-                            f"unknown reference: {label} {uid} does not exist (import it first, or pass --create-missing)",
-                        )
+        absent = self._absent_references(collected)
+        labels = self._labels_of(sorted(absent)) if absent else {}
+        for uid, (label, rec) in absent.items():
+            if uid in labels:
+                problems.append(
+                    _problem(
+                        rec.origin,
+                        f"{rec.type} expects {uid} to be a {label}, it is a {'/'.join(labels[uid])}",
                     )
-            if len(problems) >= self.error_limit:
-                break
+                )
+            elif create_missing:
+                try:
+                    key = self.ontology.key_from_uid(label, uid)
+                except ThreadError as exc:
+                    problems.append(_problem(rec.origin, str(exc)))
+                    continue
+                plan.placeholders[label].append({"uid": uid, "props": key})
+                new_uids.add(uid)
+            else:
+                problems.append(
+                    _problem(
+                        rec.origin,
+                        f"unknown reference: {label} {uid} does not exist (import it first, or pass --create-missing)",
+                    )
+                )
         if problems:
+            problems.sort(key=lambda p: (p.source, p.line or 0))
             raise ValidationError(problems[: self.error_limit], len(problems) > self.error_limit)
         report.placeholders = sum(len(rows) for rows in plan.placeholders.values())
 
@@ -393,23 +431,32 @@ class ThreadService:
         for rec in collected.rels.values():
             by_triple[(rec.src_label, rec.type, rec.dst_label)].append(rec)
         for triple, records in by_triple.items():
-            counts = report.by_type.setdefault(triple[1], Counts())
-            old_rels = self._existing_rel_hashes(triple, records)
-            for i, rec in enumerate(records):
-                props = dict(rec.props)
-                digest = _hash(props)
-                old = old_rels.get(i)
-                if old is None:
+            rel_type = triple[1]
+            counts = report.by_type.setdefault(rel_type, Counts())
+            payload = [
+                {"src": r.src, "dst": r.dst, "key": r.key, "props": r.props} for r in records
+            ]
+            known = [
+                {**row, "i": i}
+                for i, row in enumerate(payload)
+                if row["src"] not in new_uids and row["dst"] not in new_uids
+            ]
+            old_rels = self._unchanged_rels(rel_type, known) if known else {}
+            if not old_rels:
+                counts.created += len(payload)
+                plan.rels[triple] = payload
+            for i, row in enumerate(payload if old_rels else ()):
+                same = old_rels.get(i)
+                if same is None:
                     counts.created += 1
-                elif old["hash"] == digest and not old["missing"]:
+                elif same:
                     counts.unchanged += 1
                     continue
                 else:
                     counts.updated += 1
-                plan.rels[triple].append(
-                    {"src": rec.src, "dst": rec.dst, "key": rec.key, "props": props, "hash": digest}
-                )
-            plan.rel_types.add(triple[1])
+                    row = {**row, "props": {**row["props"], "_missing": None}}
+                plan.rels[triple].append(row)
+            plan.rel_types.add(rel_type)
 
         self._plan_disappeared(collected, source, plan, report)
         for label_counts in report.by_label.values():
@@ -490,46 +537,23 @@ class ThreadService:
         }
         self.store.upsert_nodes("ImportRun", [{"uid": run_uid, "props": run_props}])
         try:
-            stamp = {
-                "_run": run_uid,
-                "_updated": now,
-                "_src": src,
-                "_missing": None,
-                "_placeholder": None,
-            }
+            common = {"_run": run_uid, "_updated": now, "_src": src}
             for label, rows in plan.nodes.items():
-                for batch in chunked(rows, self.store.batch_size):
-                    self.store.upsert_nodes(
-                        label,
-                        [
-                            {"uid": r["uid"], "props": {**r["props"], **stamp, "_hash": r["hash"]}}
-                            for r in batch
-                        ],
-                    )
+                for batch in chunked(rows, _PROGRESS_STEP):
+                    self.store.upsert_nodes(label, batch, common)
                     advance(len(batch))
+            holder = {"_run": run_uid, "_updated": now, "_placeholder": True}
             for label, rows in plan.placeholders.items():
-                holder = {"_run": run_uid, "_updated": now, "_placeholder": True}
-                self.store.upsert_nodes(
-                    label, [{"uid": r["uid"], "props": {**r["props"], **holder}} for r in rows]
-                )
+                self.store.upsert_nodes(label, rows, holder)
                 advance(len(rows))
             for (src_label, rel_type, dst_label), rows in plan.rels.items():
-                for batch in chunked(rows, self.store.batch_size):
-                    payload = [
-                        {
-                            "src": r["src"],
-                            "dst": r["dst"],
-                            "key": r["key"],
-                            "props": {**r["props"], **stamp, "_hash": r["hash"]},
-                        }
-                        for r in batch
-                    ]
+                for batch in chunked(rows, _PROGRESS_STEP):
                     written = self.store.upsert_relationships(
-                        rel_type, src_label, dst_label, payload
+                        rel_type, src_label, dst_label, batch, common
                     )
-                    if written != len(payload):
+                    if written != len(batch):
                         raise StoreError(
-                            f"{rel_type}: {len(payload) - written} relationship(s) lost an endpoint "
+                            f"{rel_type}: {len(batch) - written} relationship(s) lost an endpoint "
                             "while importing (deleted concurrently?); rerun the import"
                         )
                     advance(len(batch))

@@ -56,13 +56,16 @@ def node_upsert_cypher(onto: Ontology, label: str) -> str:
     return (
         "UNWIND $rows AS row "
         f"MERGE (n:{_identifier(ENTITY_LABEL)}:{_identifier(label)} {{uid: row.uid}}) "
-        "SET n += row.props "
+        "SET n += row.props, n += $common "
         "RETURN count(n) AS written"
     )
 
 
 def rel_upsert_cypher(onto: Ontology, rel_type: str, src_label: str, dst_label: str) -> str:
     """MERGE a batch of relationships on (src, type, dst, _key) and add their properties.
+
+    Endpoints are matched by uid alone (FalkorDB matches a second label at half the
+    speed); the caller has checked that they carry `src_label` and `dst_label`.
 
     `_key` tells apart several relationships of one type between the same two nodes: two
     BOM lines with different find numbers, or a serial installed, removed and installed
@@ -72,10 +75,10 @@ def rel_upsert_cypher(onto: Ontology, rel_type: str, src_label: str, dst_label: 
     entity = _identifier(ENTITY_LABEL)
     return (
         "UNWIND $rows AS row "
-        f"MATCH (a:{entity}:{_identifier(src_label)} {{uid: row.src}}) "
-        f"MATCH (b:{entity}:{_identifier(dst_label)} {{uid: row.dst}}) "
+        f"MATCH (a:{entity} {{uid: row.src}}) "
+        f"MATCH (b:{entity} {{uid: row.dst}}) "
         f"MERGE (a)-[r:{_identifier(rel_type)} {{_key: row.key}}]->(b) "
-        "SET r += row.props "
+        "SET r += row.props, r += $common "
         "RETURN count(r) AS written"
     )
 
@@ -120,12 +123,21 @@ class GraphStore(ABC):
         """Run a query that may write, atomically."""
 
     @abstractmethod
-    def upsert_nodes(self, label: str, rows: Sequence[NodeRow]) -> int:
-        """MERGE nodes of one label by uid; returns how many rows were written."""
+    def upsert_nodes(
+        self, label: str, rows: Sequence[NodeRow], common: Mapping[str, Any] | None = None
+    ) -> int:
+        """MERGE nodes of one label by uid; returns how many rows were written.
+
+        `common` properties are set on every row (sent once per batch, not per row)."""
 
     @abstractmethod
     def upsert_relationships(
-        self, rel_type: str, src_label: str, dst_label: str, rows: Sequence[RelRow]
+        self,
+        rel_type: str,
+        src_label: str,
+        dst_label: str,
+        rows: Sequence[RelRow],
+        common: Mapping[str, Any] | None = None,
     ) -> int:
         """MERGE relationships of one type; returns how many were written (endpoints must exist)."""
 

@@ -86,10 +86,11 @@ class FalkorDBStore(GraphStore):
         if self._closed:
             raise StoreError(f"{self.description} is closed")
         try:
+            values = dict(params) if params else None
             if read_only:
-                result = self._graph.ro_query(query, dict(params or {}), timeout=timeout_ms)
+                result = self._graph.ro_query(query, values, timeout=timeout_ms)
             else:
-                result = self._graph.query(query, dict(params or {}), timeout=timeout_ms)
+                result = self._graph.query(query, values, timeout=timeout_ms)
         except redis.ResponseError as exc:
             message = str(exc)
             if _READ_ONLY_MESSAGE in message:
@@ -113,21 +114,31 @@ class FalkorDBStore(GraphStore):
     def write(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         return self._run(query, params, False, None)
 
-    def upsert_nodes(self, label: str, rows: Sequence[NodeRow]) -> int:
-        cypher = node_upsert_cypher(self.ontology, label)
+    def _write_batches(
+        self, cypher: str, rows: Sequence[Mapping[str, Any]], common: Mapping[str, Any] | None
+    ) -> int:
+        """One query per batch: FalkorDB runs each query atomically, not several together."""
         written = 0
         for batch in chunked(rows, self.batch_size):
-            written += int(self.write(cypher, {"rows": list(batch)})[0]["written"])
+            params = {"rows": list(batch), "common": dict(common or {})}
+            written += int(self.write(cypher, params)[0]["written"])
         return written
 
+    def upsert_nodes(
+        self, label: str, rows: Sequence[NodeRow], common: Mapping[str, Any] | None = None
+    ) -> int:
+        return self._write_batches(node_upsert_cypher(self.ontology, label), rows, common)
+
     def upsert_relationships(
-        self, rel_type: str, src_label: str, dst_label: str, rows: Sequence[RelRow]
+        self,
+        rel_type: str,
+        src_label: str,
+        dst_label: str,
+        rows: Sequence[RelRow],
+        common: Mapping[str, Any] | None = None,
     ) -> int:
         cypher = rel_upsert_cypher(self.ontology, rel_type, src_label, dst_label)
-        written = 0
-        for batch in chunked(rows, self.batch_size):
-            written += int(self.write(cypher, {"rows": list(batch)})[0]["written"])
-        return written
+        return self._write_batches(cypher, rows, common)
 
     # -------------------------------------------------------------- schema
 

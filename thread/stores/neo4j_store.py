@@ -146,14 +146,17 @@ class Neo4jStore(GraphStore):
     def write(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         return self._run(query, params, False, None)
 
-    def _write_batches(self, cypher: str, rows: Sequence[Mapping[str, Any]]) -> int:
+    def _write_batches(
+        self, cypher: str, rows: Sequence[Mapping[str, Any]], common: Mapping[str, Any] | None
+    ) -> int:
         """Write every batch of one call in one transaction: all of it lands or none."""
         import neo4j
 
         def work(tx: neo4j.ManagedTransaction) -> int:
             written = 0
             for batch in chunked(rows, self.batch_size):
-                written += int(tx.run(cypher, {"rows": list(batch)}).single(strict=True)["written"])
+                params = {"rows": list(batch), "common": dict(common or {})}
+                written += int(tx.run(cypher, params).single(strict=True)["written"])
             return written
 
         try:
@@ -166,15 +169,21 @@ class Neo4jStore(GraphStore):
                 f"lost the connection to {self.description}: {type(exc).__name__}"
             ) from None
 
-    def upsert_nodes(self, label: str, rows: Sequence[NodeRow]) -> int:
-        return self._write_batches(node_upsert_cypher(self.ontology, label), rows)
+    def upsert_nodes(
+        self, label: str, rows: Sequence[NodeRow], common: Mapping[str, Any] | None = None
+    ) -> int:
+        return self._write_batches(node_upsert_cypher(self.ontology, label), rows, common)
 
     def upsert_relationships(
-        self, rel_type: str, src_label: str, dst_label: str, rows: Sequence[RelRow]
+        self,
+        rel_type: str,
+        src_label: str,
+        dst_label: str,
+        rows: Sequence[RelRow],
+        common: Mapping[str, Any] | None = None,
     ) -> int:
-        return self._write_batches(
-            rel_upsert_cypher(self.ontology, rel_type, src_label, dst_label), rows
-        )
+        cypher = rel_upsert_cypher(self.ontology, rel_type, src_label, dst_label)
+        return self._write_batches(cypher, rows, common)
 
     def ensure_schema(self) -> None:
         existing = {

@@ -181,12 +181,16 @@ class EmbeddedServer:
         self.data_dir.chmod(0o700)
         self.socket_path.parent.chmod(0o700)
 
-    def _running_pid(self) -> int | None:
+    def _written_pid(self) -> int | None:
+        """The pid in the pid file, once the server has finished writing it."""
         try:
-            pid = int(self.pid_file.read_text().strip())
+            return int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if _pid_alive(pid) else None
+
+    def _running_pid(self) -> int | None:
+        pid = self._written_pid()
+        return pid if pid is not None and _pid_alive(pid) else None
 
     def _binaries(self) -> tuple[str, str]:
         try:
@@ -241,8 +245,7 @@ class EmbeddedServer:
                     pass  # not listening yet, or still loading its data
                 finally:
                     client.close()
-            started = self.pid_file.exists()
-            if started and self._running_pid() is None:
+            if self._written_pid() is not None and self._running_pid() is None:
                 raise StoreError(
                     f"the embedded FalkorDB server for {self.folder} exited: {self._log_tail()}"
                 )

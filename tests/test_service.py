@@ -192,3 +192,123 @@ def test_progress_is_reported_while_writing(store: GraphStore) -> None:
     seen: list[tuple[str, int, int | None]] = []
     ThreadService(store).import_records(parts(3), SOURCE, progress=lambda *a: seen.append(a))
     assert seen[-1] == ("writing", 9, 9)
+
+
+def _unit(serial: str) -> NodeRecord:
+    return node(ONTO, "Unit", {"part_number": "PUMP", "serial": serial})
+
+
+def test_an_optional_relationship_to_nothing_is_skipped_with_a_warning(store: GraphStore) -> None:
+    service = ThreadService(store)
+    service.import_records([_unit("1")], SOURCE)
+    prim = node(ONTO, "Prim", {"scene": "plant.usda", "prim_path": "/World/P1"})
+    bound = rel("REPRESENTS", prim, ("Unit", "unit:PUMP/1"), optional=True)
+    unbound = rel(
+        "REPRESENTS", prim, ("Unit", "unit:PUMP/404"), optional=True, origin=Origin("plant.usda")
+    )
+    report = service.import_records(
+        [prim, bound, unbound], Source("usd", "plant.usda"), create_missing=True
+    )
+    assert report.relationships.created == 1 and report.placeholders == 0
+    assert report.warnings == [
+        "plant.usda: REPRESENTS prim:plant.usda//World/P1 -> unit:PUMP/404 skipped: no Unit unit:PUMP/404"
+    ]
+
+
+def _contains(parent: str, child: str, since: str, **props: object) -> Record:
+    return rel(
+        "CONTAINS",
+        ("Unit", f"unit:PUMP/{parent}"),
+        ("Unit", f"unit:PUMP/{child}"),
+        {"valid_from": since, **props},
+        key=since,
+    )
+
+
+def test_an_interval_end_closes_the_relationship_in_effect(store: GraphStore) -> None:
+    from thread.records import IntervalEnd
+
+    service = ThreadService(store)
+    service.import_records(
+        [_unit("P"), _unit("B1"), _unit("B2"), _contains("P", "B1", "2024-01-01")],
+        Source("erp", "asbuilt.csv"),
+    )
+    end = IntervalEnd(
+        "CONTAINS",
+        "unit:PUMP/P",
+        "Unit",
+        "unit:PUMP/B1",
+        "Unit",
+        "2024-06-01",
+        {"removed_by": "WO-1"},
+    )
+    work = [end, _contains("P", "B2", "2024-06-01", installed_by="WO-1")]
+    report = service.import_records(work, Source("maintenance", "wo.csv"))
+    assert (report.relationships.updated, report.relationships.created) == (1, 1)
+    rows = store.read(
+        "MATCH (:Unit {uid: 'unit:PUMP/P'})-[r:CONTAINS]->(c) RETURN c.uid AS child, r.valid_from AS f, r.valid_to AS t, r._src AS src ORDER BY f"
+    )
+    assert rows == [
+        {"child": "unit:PUMP/B1", "f": "2024-01-01", "t": "2024-06-01", "src": "erp:asbuilt.csv"},
+        {"child": "unit:PUMP/B2", "f": "2024-06-01", "t": None, "src": "maintenance:wo.csv"},
+    ]
+    assert not service.import_records(work, Source("maintenance", "wo.csv")).changed, (
+        "a rerun converges"
+    )
+    late = IntervalEnd(
+        "CONTAINS",
+        "unit:PUMP/P",
+        "Unit",
+        "unit:PUMP/B1",
+        "Unit",
+        "2025-01-01",
+        origin=Origin("wo.csv", 9),
+    )
+    with pytest.raises(
+        ValidationError,
+        match="wo.csv:9: CONTAINS unit:PUMP/P -> unit:PUMP/B1 is not in effect on 2025-01-01",
+    ):
+        service.import_records([late], Source("maintenance", "wo2.csv"))
+
+
+def test_samples_go_to_parquet_and_summaries_to_the_channel(store: GraphStore) -> None:
+    import pyarrow as pa
+
+    from thread.records import Samples
+    from thread.telemetry import read_channel
+
+    channel = node(
+        ONTO, "Channel", {"sensor_id": "S1", "channel": "temp", "unit_of_measure": "degC"}
+    )
+    table = pa.table(
+        {
+            "t": ["2025-01-01T00:00:02Z", "2025-01-01T00:00:00Z", "2025-01-01T00:00:01Z"],
+            "value": [3.0, 1.0, 2.0],
+        }
+    )
+    service = ThreadService(store)
+    dry = service.import_records([channel, Samples(channel.uid, table)], SOURCE, dry_run=True)
+    assert dry.samples == 3 and read_channel(store.data_dir, channel.uid).num_rows == 0
+    service.import_records([channel, Samples(channel.uid, table)], SOURCE)
+    node_props = store.read("MATCH (c:Channel) RETURN c")[0]["c"]
+    assert (node_props["count"], node_props["first"], node_props["last"]) == (
+        3,
+        "2025-01-01T00:00:00Z",
+        "2025-01-01T00:00:02Z",
+    )
+    assert (node_props["min"], node_props["max"], node_props["mean"], node_props["last_value"]) == (
+        1.0,
+        3.0,
+        2.0,
+        3.0,
+    )
+    assert node_props["constant"] is False
+    again = service.import_records([channel, Samples(channel.uid, table)], SOURCE)
+    assert not again.changed and read_channel(store.data_dir, channel.uid).num_rows == 3
+
+
+def test_reserved_property_names_are_refused(store: GraphStore) -> None:
+    with pytest.raises(ValidationError, match="'_run'"):
+        ThreadService(store).import_records(
+            [NodeRecord("Part", "part:X", {"part_number": "X", "_run": "x"})], SOURCE
+        )

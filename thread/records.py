@@ -17,12 +17,14 @@ from ontology import Ontology
 from thread.errors import Problem
 
 __all__ = [
+    "IntervalEnd",
     "NodeRecord",
     "Notice",
     "Origin",
     "Problem",
     "Record",
     "RelRecord",
+    "Samples",
     "check_props",
     "node",
     "rel",
@@ -53,7 +55,12 @@ class NodeRecord:
 
 @dataclass(frozen=True, slots=True)
 class RelRecord:
-    """A relationship; `key` tells apart several of one type between the same two nodes."""
+    """A relationship; `key` tells apart several of one type between the same two nodes.
+
+    An `optional` relationship whose endpoint does not exist is skipped with a warning
+    instead of failing the import: bindings declared in a scene or a building model
+    (a prim that names a serial) must not stop the import when the serial is unknown.
+    """
 
     type: str
     src: str
@@ -62,6 +69,38 @@ class RelRecord:
     dst_label: str
     key: str = ""
     props: Mapping[str, PropValue] = field(default_factory=dict)
+    origin: Origin | None = None
+    optional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalEnd:
+    """Close the open interval of a temporal relationship: the `type` relationship from
+    `src` to `dst` that is valid at `at` gets `valid_to = at` and `props`.
+
+    A maintenance replacement removes a part this way; the importer does not know the
+    relationship's key (its valid_from), the service finds it in the graph.
+    """
+
+    type: str
+    src: str
+    src_label: str
+    dst: str
+    dst_label: str
+    at: str
+    props: Mapping[str, PropValue] = field(default_factory=dict)
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Samples:
+    """Telemetry of one channel: kept in Parquet beside the graph, never in it.
+
+    `table` is a pyarrow Table with a `t` column (UTC ISO-8601 strings, or an integer
+    index such as a cycle number) and a float64 `value` column."""
+
+    channel: str
+    table: Any
     origin: Origin | None = None
 
 
@@ -74,8 +113,8 @@ class Notice:
     origin: Origin | None = None
 
 
-Record = NodeRecord | RelRecord | Problem | Notice
-"""What an importer yields: graph records, problems (errors) and warnings."""
+Record = NodeRecord | RelRecord | IntervalEnd | Samples | Problem | Notice
+"""What an importer yields: graph records, telemetry, problems (errors) and warnings."""
 
 
 def node(
@@ -95,11 +134,14 @@ def rel(
     *,
     key: str = "",
     origin: Origin | None = None,
+    optional: bool = False,
 ) -> RelRecord:
     """A relationship between two nodes given as records or as (label, uid) pairs."""
     src_label, src_uid = (src.label, src.uid) if isinstance(src, NodeRecord) else src
     dst_label, dst_uid = (dst.label, dst.uid) if isinstance(dst, NodeRecord) else dst
-    return RelRecord(rel_type, src_uid, src_label, dst_uid, dst_label, key, props or {}, origin)
+    return RelRecord(
+        rel_type, src_uid, src_label, dst_uid, dst_label, key, props or {}, origin, optional
+    )
 
 
 def check_props(props: Mapping[str, Any]) -> str | None:
@@ -112,6 +154,8 @@ def check_props(props: Mapping[str, Any]) -> str | None:
     for name, value in props.items():
         if not isinstance(name, str) or not name or "`" in name or "\x00" in name:
             return f"invalid property name {name!r}"
+        if name.startswith("_"):
+            return f"property names starting with '_' are Thread's own ({name!r})"
         problem = _check_value(value)
         if problem:
             return f"property {name!r}: {problem}"

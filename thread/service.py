@@ -21,9 +21,20 @@ from pathlib import Path
 from typing import Any
 
 from ontology import Ontology
-from thread.errors import Problem, StoreError, ThreadError, ValidationError
-from thread.records import NodeRecord, Notice, Origin, PropValue, Record, RelRecord, check_props
+from thread.errors import OntologyError, Problem, StoreError, ThreadError, ValidationError
+from thread.records import (
+    IntervalEnd,
+    NodeRecord,
+    Notice,
+    Origin,
+    PropValue,
+    Record,
+    RelRecord,
+    Samples,
+    check_props,
+)
 from thread.stores.base import GraphStore, chunked
+from thread.telemetry import StagedTelemetry, stage_samples
 
 __all__ = [
     "Counts",
@@ -96,6 +107,7 @@ class ImportReport:
     nodes: Counts = field(default_factory=Counts)
     relationships: Counts = field(default_factory=Counts)
     placeholders: int = 0
+    samples: int = 0
     by_label: dict[str, Counts] = field(default_factory=dict)
     by_type: dict[str, Counts] = field(default_factory=dict)
     disappeared: list[str] = field(default_factory=list)
@@ -115,6 +127,8 @@ class ImportReport:
 class _Collected:
     nodes: dict[str, NodeRecord] = field(default_factory=dict)
     rels: dict[tuple[str, str, str, str], RelRecord] = field(default_factory=dict)
+    ends: list[IntervalEnd] = field(default_factory=list)
+    samples: list[Samples] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
     truncated: bool = False
@@ -132,6 +146,7 @@ class _Plan:
     missing_nodes: list[str] = field(default_factory=list)
     missing_rels: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     rel_types: set[str] = field(default_factory=set)
+    notices: list[Notice] = field(default_factory=list)
 
 
 class ThreadService:
@@ -162,13 +177,104 @@ class ThreadService:
         """
         collected = self._collect(records, progress)
         self._validate(collected)
-        report = ImportReport(source.path, source.importer, source.sha256, dry_run)
-        report.warnings = [self._notice_text(n) for n in collected.notices]
-        plan = self._plan(collected, source, create_missing, report)
-        if dry_run or not report.changed:
-            return report
-        report.run = self._write(plan, source, report, progress)
+        staged = StagedTelemetry()
+        try:
+            if collected.samples:
+                staged = stage_samples(collected.samples, self.store.data_dir, source.identity)
+                self._add_summaries(collected, staged)
+            self._resolve_ends(collected)
+            report = ImportReport(source.path, source.importer, source.sha256, dry_run)
+            report.samples = sum(batch.table.num_rows for batch in collected.samples)
+            report.warnings = [self._notice_text(n) for n in collected.notices]
+            plan = self._plan(collected, source, create_missing, report)
+            report.warnings += [self._notice_text(n) for n in plan.notices]
+            if not dry_run and report.changed:
+                report.run = self._write(plan, source, report, progress)
+        except BaseException:
+            staged.discard()
+            raise
+        if dry_run:
+            staged.discard()
+        else:
+            staged.commit()
         return report
+
+    def _add_summaries(self, collected: _Collected, staged: StagedTelemetry) -> None:
+        """Channel summaries become properties of the Channel nodes."""
+        for uid, summary in staged.summaries.items():
+            record = collected.nodes.get(uid)
+            if record is None:
+                key = self.ontology.key_from_uid("Channel", uid)
+                collected.nodes[uid] = NodeRecord("Channel", uid, {**key, **summary})
+            else:
+                collected.nodes[uid] = replace(record, props={**record.props, **summary})
+
+    def _resolve_ends(self, collected: _Collected) -> None:
+        """Turn each IntervalEnd into an update of the relationship it closes: one of this
+        import's own records, else the one in the graph that is valid at that time."""
+        if not collected.ends:
+            return
+        open_here: dict[tuple[str, str, str], list[RelRecord]] = defaultdict(list)
+        for rec in collected.rels.values():
+            open_here[(rec.type, rec.src, rec.dst)].append(rec)
+        pending: dict[str, list[tuple[int, IntervalEnd]]] = defaultdict(list)
+        for i, end in enumerate(collected.ends):
+            candidates = [
+                r
+                for r in open_here.get((end.type, end.src, end.dst), [])
+                if str(r.props.get("valid_from", "")) <= end.at
+                and (r.props.get("valid_to") is None or str(r.props["valid_to"]) >= end.at)
+            ]
+            if candidates:
+                rec = max(candidates, key=lambda r: str(r.props.get("valid_from", "")))
+                closed = {**rec.props, "valid_to": end.at, **end.props}
+                collected.rels[(rec.type, rec.src, rec.dst, rec.key)] = replace(rec, props=closed)
+            else:
+                pending[end.type].append((i, end))
+        problems: list[Problem] = []
+        for rel_type, ends in pending.items():
+            query = (
+                "UNWIND $rows AS row MATCH (a:Entity {uid: row.src}) MATCH (b:Entity {uid: row.dst}) "
+                f"MATCH (a)-[r:`{rel_type}`]->(b) "
+                "WHERE r.valid_from <= row.at AND (r.valid_to IS NULL OR r.valid_to >= row.at) "
+                "RETURN row.i AS i, r._key AS key, r.valid_from AS valid_from, r._src AS src "
+                "ORDER BY i, valid_from"
+            )
+            rows = [{"i": i, "src": e.src, "dst": e.dst, "at": e.at} for i, e in ends]
+            found: dict[int, dict[str, Any]] = {}
+            for batch in chunked(rows, _READ_BATCH):
+                for row in self.store.read(query, {"rows": list(batch)}):
+                    found[row["i"]] = row  # the latest interval that covers `at`
+            for i, end in ends:
+                row = found.get(i)
+                if row is None:
+                    problems.append(
+                        _problem(
+                            end.origin,
+                            f"{end.type} {end.src} -> {end.dst} is not in effect on {end.at}: nothing to end",
+                        )
+                    )
+                    continue
+                # the relationship keeps the source that created it
+                props = {
+                    "valid_from": row["valid_from"],
+                    "valid_to": end.at,
+                    **end.props,
+                    "_src": row["src"],
+                }
+                key = (end.type, end.src, end.dst, row["key"])
+                collected.rels[key] = RelRecord(
+                    end.type,
+                    end.src,
+                    end.src_label,
+                    end.dst,
+                    end.dst_label,
+                    row["key"],
+                    props,
+                    end.origin,
+                )
+        if problems:
+            raise ValidationError(problems[: self.error_limit], len(problems) > self.error_limit)
 
     # ------------------------------------------------------------------ collect
 
@@ -185,6 +291,10 @@ class ThreadService:
                     if previous is None
                     else replace(record, props={**previous.props, **record.props})
                 )
+            elif isinstance(record, IntervalEnd):
+                out.ends.append(record)
+            elif isinstance(record, Samples):
+                out.samples.append(record)
             elif isinstance(record, Problem):
                 out.problems.append(record)
             elif isinstance(record, Notice):
@@ -276,6 +386,16 @@ class ThreadService:
                     )
             if len(problems) >= self.error_limit:
                 break
+        for end in collected.ends:
+            try:
+                onto.check_triple(end.src_label, end.type, end.dst_label)
+                if not onto.relation(end.type).temporal:
+                    raise OntologyError(f"{end.type} has no interval to end")
+            except ThreadError as exc:
+                problems.append(_problem(end.origin, str(exc)))
+            bad = check_props(end.props)
+            if bad:
+                problems.append(_problem(end.origin, f"{end.type} {end.src} -> {end.dst}: {bad}"))
         if problems:
             raise ValidationError(problems[: self.error_limit], len(problems) > self.error_limit)
 
@@ -314,8 +434,11 @@ class ThreadService:
         expected: dict[str, dict[str, RelRecord]] = defaultdict(dict)
         for rec in collected.rels.values():
             for uid, label in ((rec.src, rec.src_label), (rec.dst, rec.dst_label)):
-                if uid not in collected.nodes:
-                    expected[label].setdefault(uid, rec)
+                if uid in collected.nodes:
+                    continue
+                first = expected[label].get(uid)
+                if first is None or (first.optional and not rec.optional):
+                    expected[label][uid] = rec  # a required reference decides
         absent: dict[str, tuple[str, RelRecord]] = {}
         for label, refs in expected.items():
             count = f"UNWIND $uids AS u MATCH (n:Entity {{uid: u}}) WHERE n:`{label}` RETURN count(n) AS c"
@@ -399,8 +522,11 @@ class ThreadService:
 
         absent = self._absent_references(collected)
         labels = self._labels_of(sorted(absent)) if absent else {}
+        skipped: set[str] = set()
         for uid, (label, rec) in absent.items():
-            if uid in labels:
+            if rec.optional and uid not in labels:
+                skipped.add(uid)  # only optional relationships name it: they are skipped
+            elif uid in labels:
                 problems.append(
                     _problem(
                         rec.origin,
@@ -429,6 +555,12 @@ class ThreadService:
 
         by_triple: dict[tuple[str, str, str], list[RelRecord]] = defaultdict(list)
         for rec in collected.rels.values():
+            if rec.src in skipped or rec.dst in skipped:
+                missing = rec.dst if rec.dst in skipped else rec.src
+                label = rec.dst_label if missing == rec.dst else rec.src_label
+                message = f"{rec.type} {rec.src} -> {rec.dst} skipped: no {label} {missing}"
+                plan.notices.append(Notice(message, rec.origin))
+                continue
             by_triple[(rec.src_label, rec.type, rec.dst_label)].append(rec)
         for triple, records in by_triple.items():
             rel_type = triple[1]
@@ -601,6 +733,7 @@ class ThreadService:
             "rels_unchanged": report.relationships.unchanged,
             "rels_disappeared": report.relationships.disappeared,
             "placeholders": report.placeholders,
+            "samples": report.samples,
             "warnings": report.warnings[:_DISAPPEARED_LISTED],
             "rel_types": sorted(plan.rel_types),
             "error": None if exc is None else f"{type(exc).__name__}: {exc}"[:2000],

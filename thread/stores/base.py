@@ -56,7 +56,7 @@ def node_upsert_cypher(onto: Ontology, label: str) -> str:
     return (
         "UNWIND $rows AS row "
         f"MERGE (n:{_identifier(ENTITY_LABEL)}:{_identifier(label)} {{uid: row.uid}}) "
-        "SET n += row.props, n += $common "
+        "SET n += $common, n += row.props "
         "RETURN count(n) AS written"
     )
 
@@ -78,7 +78,7 @@ def rel_upsert_cypher(onto: Ontology, rel_type: str, src_label: str, dst_label: 
         f"MATCH (a:{entity} {{uid: row.src}}) "
         f"MATCH (b:{entity} {{uid: row.dst}}) "
         f"MERGE (a)-[r:{_identifier(rel_type)} {{_key: row.key}}]->(b) "
-        "SET r += row.props, r += $common "
+        "SET r += $common, r += row.props "
         "RETURN count(r) AS written"
     )
 

@@ -74,7 +74,8 @@ class FalkorDBStore(GraphStore):
 
     @property
     def data_dir(self) -> Path:
-        return self.folder
+        """Each graph of the folder keeps its telemetry apart."""
+        return self.folder / "data" / self.graph_name
 
     # -------------------------------------------------------------- queries
 

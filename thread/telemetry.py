@@ -1,0 +1,188 @@
+"""Telemetry beside the graph: one Parquet dataset per channel, a summary on its Channel node.
+
+Raw samples do not belong in the graph. Each channel has a folder under the store's data
+folder holding one Parquet file per source that fed it (an import file, a live stream);
+re-importing a source replaces its file, so a rerun never duplicates samples. Files are
+written under temporary names first and renamed into place only after the graph write
+succeeded, so a failed import leaves no samples behind either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from thread.errors import Problem, ValidationError
+from thread.records import PropValue, Samples
+
+__all__ = [
+    "StagedTelemetry",
+    "channel_folder",
+    "read_channel",
+    "stage_samples",
+    "summarize",
+]
+
+TELEMETRY_DIR = "telemetry"
+
+
+def channel_folder(data_dir: Path, channel_uid: str) -> Path:
+    """The folder holding a channel's Parquet files (its uid, percent-encoded)."""
+    return data_dir / TELEMETRY_DIR / quote(channel_uid, safe="")
+
+
+def _part_name(source_identity: str) -> str:
+    return hashlib.blake2b(source_identity.encode(), digest_size=10).hexdigest() + ".parquet"
+
+
+def read_channel(data_dir: Path, channel_uid: str) -> Any:
+    """Every sample of a channel as one pyarrow Table (t, value), sorted by t."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = channel_folder(data_dir, channel_uid)
+    tables = [
+        pq.read_table(path, columns=["t", "value"]) for path in sorted(folder.glob("*.parquet"))
+    ]
+    if not tables:
+        return pa.table({"t": pa.array([], pa.string()), "value": pa.array([], pa.float64())})
+    table = pa.concat_tables(tables, promote_options="default")
+    return table.sort_by("t")
+
+
+def summarize(table: Any, data_path: str) -> dict[str, PropValue]:
+    """Count, first/last t, min, max, mean, last value and whether the channel is constant."""
+    import pyarrow.compute as pc
+
+    values = table.column("value")
+    count = table.num_rows
+    summary: dict[str, PropValue] = {"data_path": data_path, "count": count}
+    if count == 0:
+        return summary
+    ordered = table.sort_by("t")
+    extremes = pc.min_max(values)
+    low, high = extremes["min"].as_py(), extremes["max"].as_py()
+    summary.update(
+        {
+            "index_kind": "index" if ordered.schema.field("t").type != "string" else "time",
+            "first": ordered.column("t")[0].as_py(),
+            "last": ordered.column("t")[-1].as_py(),
+            "min": low,
+            "max": high,
+            "mean": pc.mean(values).as_py(),
+            "last_value": ordered.column("value")[-1].as_py(),
+            "constant": low == high,
+        }
+    )
+    return summary
+
+
+@dataclass
+class StagedTelemetry:
+    """Parquet files written under temporary names, and the channel summaries they give."""
+
+    moves: list[tuple[Path, Path]] = field(default_factory=list)
+    summaries: dict[str, dict[str, PropValue]] = field(default_factory=dict)
+
+    def commit(self) -> None:
+        for temp, final in self.moves:
+            os.replace(temp, final)
+        self.moves.clear()
+
+    def discard(self) -> None:
+        for temp, _ in self.moves:
+            temp.unlink(missing_ok=True)
+        self.moves.clear()
+
+
+def _check(channel: str, table: Any, origin: str) -> list[Problem]:
+    import pyarrow as pa
+
+    problems = []
+    names = table.schema.names
+    if names[:2] != ["t", "value"] or len(names) != 2:
+        problems.append(
+            Problem(origin, f"samples of {channel} must have columns t, value (got {names})")
+        )
+        return problems
+    t_type, v_type = table.schema.field("t").type, table.schema.field("value").type
+    if not (pa.types.is_string(t_type) or pa.types.is_integer(t_type)):
+        problems.append(
+            Problem(
+                origin, f"samples of {channel}: t must be ISO strings or integers, not {t_type}"
+            )
+        )
+    if not pa.types.is_floating(v_type):
+        problems.append(
+            Problem(origin, f"samples of {channel}: value must be float64, not {v_type}")
+        )
+    if table.column("t").null_count:
+        problems.append(
+            Problem(
+                origin, f"samples of {channel}: {table.column('t').null_count} sample(s) without t"
+            )
+        )
+    return problems
+
+
+def stage_samples(
+    samples: Iterable[Samples], data_dir: Path, source_identity: str
+) -> StagedTelemetry:
+    """Write each channel's samples of one source to a temporary Parquet file and compute
+    the channel's summary over all its sources.
+
+    Raises:
+        ValidationError: a batch has the wrong columns or types; nothing was written.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    by_channel: dict[str, list[Any]] = defaultdict(list)
+    problems: list[Problem] = []
+    for batch in samples:
+        origin = batch.origin.source if batch.origin else "<samples>"
+        problems.extend(_check(batch.channel, batch.table, origin))
+        by_channel[batch.channel].append(batch.table)
+    if problems:
+        raise ValidationError(problems)
+
+    staged = StagedTelemetry()
+    part = _part_name(source_identity)
+    try:
+        for channel, tables in by_channel.items():
+            table = pa.concat_tables(tables).sort_by("t")
+            # one sample per t and source: a repeated t keeps its last value
+            keep = (
+                pc.not_equal(table.column("t")[1:], table.column("t")[:-1])
+                if table.num_rows > 1
+                else None
+            )
+            if keep is not None:
+                mask = pa.concat_arrays([keep.combine_chunks(), pa.array([True])])
+                table = table.filter(mask)
+            folder = channel_folder(data_dir, channel)
+            folder.mkdir(parents=True, exist_ok=True)
+            final = folder / part
+            temp = folder / f".{part}.{os.getpid()}.tmp"
+            pq.write_table(table, temp)
+            staged.moves.append((temp, final))
+            others = [
+                pq.read_table(p, columns=["t", "value"])
+                for p in sorted(folder.glob("*.parquet"))
+                if p != final
+            ]
+            everything = (
+                pa.concat_tables([*others, table], promote_options="default") if others else table
+            )
+            staged.summaries[channel] = summarize(everything, str(folder.relative_to(data_dir)))
+    except BaseException:
+        staged.discard()
+        raise
+    return staged

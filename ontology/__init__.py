@@ -49,6 +49,7 @@ class ClassInfo:
     key: tuple[str, ...]
     required: tuple[str, ...]
     comment: str
+    key_separator: str = "/"
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ class Ontology:
             )
         if any(not str(v) for v in key_values):
             raise OntologyError(f"{label} key {', '.join(info.key)} has an empty value")
-        return f"{info.uid_prefix}:{'/'.join(str(v) for v in key_values)}"
+        return f"{info.uid_prefix}:{info.key_separator.join(str(v) for v in key_values)}"
 
     def key_from_uid(self, label: str, uid: str) -> dict[str, str]:
         """Split a uid back into its key properties (used for placeholder nodes)."""
@@ -125,7 +126,7 @@ class Ontology:
         prefix, sep, rest = uid.partition(":")
         if not sep or prefix != info.uid_prefix or not rest:
             raise OntologyError(f"uid {uid!r} is not a {label} uid ('{info.uid_prefix}:…')")
-        parts = rest.split("/", len(info.key) - 1)
+        parts = rest.split(info.key_separator, len(info.key) - 1)
         if len(parts) != len(info.key):
             raise OntologyError(
                 f"uid {uid!r} does not hold the {len(info.key)} key values of {label}"
@@ -211,7 +212,8 @@ def load() -> Ontology:
             raise OntologyError(f"class {label} has a uid prefix but no owl:hasKey")
         key = tuple(local(p) for p in Collection(graph, key_list))
         required = tuple(sorted(required_by_class.get(label, set()) | set(key)))
-        classes[label] = ClassInfo(label, str(prefix), key, required, comment(cls))
+        separator = str(graph.value(cls, th.keySeparator) or "/")
+        classes[label] = ClassInfo(label, str(prefix), key, required, comment(cls), separator)
 
     narrowing: dict[tuple[str, str], set[str]] = {}
     for cls in classes:

@@ -49,6 +49,14 @@ def test_keys_and_uids(onto: ontology.Ontology) -> None:
     assert onto.uid("PartRevision", "P-100", "B") == "rev:P-100/B"
     assert onto.uid("Unit", "P-100", "SN-0042") == "unit:P-100/SN-0042"
     assert onto.uid("BuildingElement", "2O2Fr$t4X7Zf8NOew3FNr2") == "ifc:2O2Fr$t4X7Zf8NOew3FNr2"
+    assert (
+        onto.uid("Prim", "plant.usda", "/World/Line1/Pump_03")
+        == "prim:plant.usda:/World/Line1/Pump_03"
+    )
+    assert onto.key_from_uid("Prim", "prim:plant.usda:/World/A") == {
+        "scene": "plant.usda",
+        "prim_path": "/World/A",
+    }
     assert onto.key_from_uid("Unit", "unit:P-100/SN-0042") == {
         "part_number": "P-100",
         "serial": "SN-0042",

@@ -36,6 +36,18 @@ def _redis_servers_under(folder: Path) -> list[int]:
 
 
 @pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real public sample files (../shared/data, sources in its README.md)."""
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def test_data() -> Path:
+    """The project's own small fixtures (tests/data)."""
+    return TEST_DATA
+
+
+@pytest.fixture(scope="session")
 def embedded_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One embedded server for the session; each test gets its own graph in it."""
     folder = tmp_path_factory.mktemp("store")

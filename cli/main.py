@@ -7,7 +7,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from cli import graph_cmds, store_cmds
+from cli import graph_cmds, import_cmds, store_cmds
 from cli.output import err
 from cli.state import AppState
 from thread import __version__
@@ -77,6 +77,7 @@ app.command()(graph_cmds.init)
 app.command()(graph_cmds.status)
 app.command()(graph_cmds.show)
 app.command()(graph_cmds.query)
+app.command(name="import")(import_cmds.import_)
 app.add_typer(store_cmds.app, name="store")
 
 

@@ -28,6 +28,10 @@ kind and `examples/mappings/` for real exports):
     [properties]                  # extra graph properties = source columns, kept verbatim
     component_name = "Component Name"
 
+    [values.type]                 # translate a field's source values
+    CM = "corrective"
+    PM = "preventive"
+
 A field that the mapping does not mention is read from the column of the same name, so the
 default mapping of every kind is simply a file whose header uses Thread's field names.
 """
@@ -92,6 +96,7 @@ class MappingSpec(BaseModel):
     templates: dict[str, str] = Field(default_factory=dict)
     constants: dict[str, str | int | float | bool] = Field(default_factory=dict)
     properties: dict[str, str | int] = Field(default_factory=dict)
+    values: dict[str, dict[str, str]] = Field(default_factory=dict)
     telemetry: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("templates")

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from importers.base import ImportContext
-from importers.tabular import Date, Number, Row, TabularImporter
+from importers.tabular import Date, Number, Row, TabularImporter, row_props
 from thread.records import Origin, Record, node, rel
 
 __all__ = [
@@ -19,12 +19,6 @@ __all__ = [
     "RequirementsImporter",
     "RevisionsImporter",
 ]
-
-
-def _props(row: Row, extra: dict[str, str], *, skip: tuple[str, ...] = ()) -> dict[str, object]:
-    """The row's set fields and the mapping's extra properties, as node properties."""
-    values = {k: v for k, v in row.model_dump().items() if v is not None and k not in skip}
-    return {**extra, **values}
 
 
 class PartRow(Row):
@@ -44,7 +38,7 @@ class PartsImporter(TabularImporter):
     def to_records(
         self, row: PartRow, extra: dict[str, str], context: ImportContext, origin: Origin
     ) -> Iterator[Record]:
-        yield node(context.onto, "Part", _props(row, extra), origin)
+        yield node(context.onto, "Part", row_props(row, extra), origin)
 
 
 class RevisionRow(Row):
@@ -67,7 +61,7 @@ class RevisionsImporter(TabularImporter):
         self, row: RevisionRow, extra: dict[str, str], context: ImportContext, origin: Origin
     ) -> Iterator[Record]:
         onto = context.onto
-        revision = node(onto, "PartRevision", _props(row, extra), origin)
+        revision = node(onto, "PartRevision", row_props(row, extra), origin)
         yield revision
         yield rel(
             "HAS_REVISION", ("Part", onto.uid("Part", row.part_number)), revision, origin=origin
@@ -108,7 +102,7 @@ class BomImporter(TabularImporter):
             onto.uid("PartRevision", row.parent_part_number, row.parent_revision),
         )
         child = ("Part", onto.uid("Part", row.child_part_number))
-        props = _props(
+        props = row_props(
             row, extra, skip=("parent_part_number", "parent_revision", "child_part_number")
         )
         # one line per find number: the same child twice in a BOM is two lines
@@ -146,7 +140,7 @@ class ChangeOrdersImporter(TabularImporter):
         self, row: ChangeOrderRow, extra: dict[str, str], context: ImportContext, origin: Origin
     ) -> Iterator[Record]:
         onto = context.onto
-        order = node(onto, "ChangeOrder", _props(row, extra, skip=_AFFECTED), origin)
+        order = node(onto, "ChangeOrder", row_props(row, extra, skip=_AFFECTED), origin)
         yield order
         if row.from_revision:
             old = ("PartRevision", onto.uid("PartRevision", row.part_number, row.from_revision))
@@ -195,7 +189,7 @@ class DocumentsImporter(TabularImporter):
     ) -> Iterator[Record]:
         onto = context.onto
         document = node(
-            onto, "Document", _props(row, extra, skip=("part_number", "revision")), origin
+            onto, "Document", row_props(row, extra, skip=("part_number", "revision")), origin
         )
         yield document
         revision = ("PartRevision", onto.uid("PartRevision", row.part_number, row.revision))
@@ -220,7 +214,7 @@ class RequirementsImporter(TabularImporter):
     ) -> Iterator[Record]:
         onto = context.onto
         requirement = node(
-            onto, "Requirement", _props(row, extra, skip=("part_number", "revision")), origin
+            onto, "Requirement", row_props(row, extra, skip=("part_number", "revision")), origin
         )
         yield requirement
         revision = ("PartRevision", onto.uid("PartRevision", row.part_number, row.revision))

@@ -32,6 +32,7 @@ __all__ = [
     "TabularImporter",
     "decode",
     "read_rows",
+    "row_props",
 ]
 
 
@@ -185,7 +186,8 @@ class _Resolver:
                     f"{display}: nothing gives the required field {field!r}; name a column for it "
                     "in the mapping's [columns], [templates] or [constants]"
                 )
-        unknown = set(spec.columns) | set(spec.templates) | set(spec.constants)
+        self.translations = spec.values
+        unknown = set(spec.columns) | set(spec.templates) | set(spec.constants) | set(spec.values)
         unknown -= set(model.model_fields)
         if unknown:
             raise SourceError(
@@ -196,6 +198,10 @@ class _Resolver:
 
     def fields(self, row: list[str]) -> dict[str, Any]:
         values = {name: get(row) for name, get in self.getters.items()}
+        for name, table in self.translations.items():
+            value = values.get(name)
+            if isinstance(value, str):
+                values[name] = table.get(value.strip(), value)
         return {k: (None if isinstance(v, str) and not v.strip() else v) for k, v in values.items()}
 
     def extra(self, row: list[str]) -> dict[str, str]:
@@ -261,6 +267,12 @@ def _message(error: Any) -> str:
     if isinstance(given, str) and given and repr(given) not in message:
         return f"{message} (got {given!r})"
     return message
+
+
+def row_props(row: Row, extra: dict[str, str], *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The row's set fields and the mapping's extra properties, as node properties."""
+    values = {k: v for k, v in row.model_dump().items() if v is not None and k not in skip}
+    return {**extra, **values}
 
 
 class TabularImporter(Importer):

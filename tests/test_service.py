@@ -283,12 +283,9 @@ def test_samples_go_to_parquet_and_summaries_to_the_channel(store: GraphStore) -
     channel = node(
         ONTO, "Channel", {"sensor_id": "S1", "channel": "temp", "unit_of_measure": "degC"}
     )
-    table = pa.table(
-        {
-            "t": ["2025-01-01T00:00:02Z", "2025-01-01T00:00:00Z", "2025-01-01T00:00:01Z"],
-            "value": [3.0, 1.0, 2.0],
-        }
-    )
+    times = ["2025-01-01T00:00:02", "2025-01-01T00:00:00", "2025-01-01T00:00:01"]
+    t = pa.array(times).cast(pa.timestamp("us")).cast(pa.timestamp("us", "UTC"))
+    table = pa.table({"t": t, "value": [3.0, 1.0, 2.0]})
     service = ThreadService(store)
     dry = service.import_records([channel, Samples(channel.uid, table)], SOURCE, dry_run=True)
     assert dry.samples == 3 and read_channel(store.data_dir, channel.uid).num_rows == 0

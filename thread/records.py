@@ -96,8 +96,8 @@ class IntervalEnd:
 class Samples:
     """Telemetry of one channel: kept in Parquet beside the graph, never in it.
 
-    `table` is a pyarrow Table with a `t` column (UTC ISO-8601 strings, or an integer
-    index such as a cycle number) and a float64 `value` column."""
+    `table` is a pyarrow Table with a `t` column (timestamps in UTC, or an integer index
+    such as a cycle number) and a float64 `value` column."""
 
     channel: str
     table: Any

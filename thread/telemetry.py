@@ -51,13 +51,23 @@ def read_channel(data_dir: Path, channel_uid: str) -> Any:
         pq.read_table(path, columns=["t", "value"]) for path in sorted(folder.glob("*.parquet"))
     ]
     if not tables:
-        return pa.table({"t": pa.array([], pa.string()), "value": pa.array([], pa.float64())})
+        return pa.table({"t": pa.array([], pa.int64()), "value": pa.array([], pa.float64())})
     table = pa.concat_tables(tables, promote_options="default")
     return table.sort_by("t")
 
 
+def _plain_t(value: Any) -> PropValue:
+    """A sample's t as a graph value: UTC ISO string for instants, int for indexes."""
+    from datetime import datetime
+
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return int(value)
+
+
 def summarize(table: Any, data_path: str) -> dict[str, PropValue]:
     """Count, first/last t, min, max, mean, last value and whether the channel is constant."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     values = table.column("value")
@@ -68,11 +78,12 @@ def summarize(table: Any, data_path: str) -> dict[str, PropValue]:
     ordered = table.sort_by("t")
     extremes = pc.min_max(values)
     low, high = extremes["min"].as_py(), extremes["max"].as_py()
+    is_time = pa.types.is_timestamp(ordered.schema.field("t").type)
     summary.update(
         {
-            "index_kind": "index" if ordered.schema.field("t").type != "string" else "time",
-            "first": ordered.column("t")[0].as_py(),
-            "last": ordered.column("t")[-1].as_py(),
+            "index_kind": "time" if is_time else "index",
+            "first": _plain_t(ordered.column("t")[0].as_py()),
+            "last": _plain_t(ordered.column("t")[-1].as_py()),
             "min": low,
             "max": high,
             "mean": pc.mean(values).as_py(),
@@ -112,10 +123,11 @@ def _check(channel: str, table: Any, origin: str) -> list[Problem]:
         )
         return problems
     t_type, v_type = table.schema.field("t").type, table.schema.field("value").type
-    if not (pa.types.is_string(t_type) or pa.types.is_integer(t_type)):
+    utc_time = pa.types.is_timestamp(t_type) and t_type.tz == "UTC"
+    if not (utc_time or pa.types.is_integer(t_type)):
         problems.append(
             Problem(
-                origin, f"samples of {channel}: t must be ISO strings or integers, not {t_type}"
+                origin, f"samples of {channel}: t must be UTC timestamps or integers, not {t_type}"
             )
         )
     if not pa.types.is_floating(v_type):

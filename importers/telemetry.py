@@ -1,0 +1,414 @@
+"""Telemetry files: samples of sensor channels, in wide or long form, with a clock or an index.
+
+Columnar all the way: the file is read with pyarrow's CSV reader (or split on whitespace
+for space-aligned exports such as NASA's C-MAPSS), times are parsed and converted to UTC
+in arrow, and the rows are cut per channel by sorting, never by looping over samples in
+Python. What the graph gets is one Sensor and Channel node per channel and, through the
+service, a Parquet dataset per channel with its summary.
+
+The `[telemetry]` table of the mapping file says how to read the samples:
+
+    [telemetry]
+    layout = "wide"             # wide: one column per channel; long: sensor, channel, value columns
+    time = "datetime"           # the column of instants (parsed with [source] datetime_format
+                                # or as ISO 8601, in [source] timezone when naive), or
+    index = "cycle"             # the column of an integer index (cycles, steps)
+    sensor = "FD001-{unit}"     # the sensor id: a template over columns, or fixed text
+    channels = ["s1", "s2"]     # wide: the channel columns (default: every other column)
+    channel = "channel"         # long: the column naming the channel
+    value = "value"             # long: the column of values
+
+    [telemetry.observes]        # each sensor observes a unit (templates over columns)
+    part_number = "TURBOFAN"
+    serial = "{unit}"
+
+    [telemetry.units]           # unit of measure per channel ("*": every channel)
+    s2 = "degR"
+
+    [telemetry.quantities]      # the quantity each channel measures
+    s2 = "temperature"
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from importers.base import ImportContext, Importer
+from importers.mapping import MappingSpec, SourceOptions, parse_mapping, template_fields
+from importers.tabular import decode
+from thread.errors import Problem, SourceError
+from thread.records import Origin, Record, Samples, node, rel
+
+__all__ = ["TelemetryImporter", "TelemetrySpec"]
+
+_MAX_PROBLEMS = 50
+
+
+class TelemetrySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    layout: Literal["wide", "long"] = "long"
+    time: str | None = None
+    index: str | None = None
+    sensor: str = "{sensor_id}"
+    channels: list[str] = Field(default_factory=list)
+    channel: str = "channel"
+    value: str = "value"
+    observes: dict[str, str] = Field(default_factory=dict)
+    units: dict[str, str] = Field(default_factory=dict)
+    quantities: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _clock(self) -> TelemetrySpec:
+        if (self.time is None) == (self.index is None):
+            raise ValueError(
+                "name exactly one of `time` (a column of instants) or `index` (an integer column)"
+            )
+        if self.observes and set(self.observes) != {"part_number", "serial"}:
+            raise ValueError("observes needs part_number and serial (templates over columns)")
+        return self
+
+    @property
+    def clock(self) -> str:
+        return self.time or self.index or ""
+
+    def unit_of(self, channel: str) -> str | None:
+        return self.units.get(channel, self.units.get("*"))
+
+
+def _spec(mapping: MappingSpec, where: str) -> TelemetrySpec:
+    try:
+        return TelemetrySpec.model_validate(mapping.telemetry)
+    except ValidationError as exc:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'telemetry'}: {e['msg']}" for e in exc.errors()
+        )
+        raise SourceError(f"{where}: [telemetry] {details}") from None
+
+
+def _read_table(path: Path, display: str, options: SourceOptions, spec: TelemetrySpec) -> Any:
+    """The whole file as an arrow table: the clock and values typed, everything else text."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    if options.separator == "whitespace":
+        text = decode(path, display, options.encoding)
+        lines = [line.split() for line in text.splitlines()[options.skip_rows :] if line.strip()]
+        if options.header and lines:
+            names, lines = lines[0], lines[1:]
+        else:
+            names = list(options.names)
+        if not lines:
+            raise SourceError(f"{display}: the file has no data rows")
+        for number, fields in enumerate(lines):
+            if len(fields) != len(names):
+                line = number + options.skip_rows + 1 + int(options.header)
+                raise SourceError(
+                    f"{display}:{line}: expected {len(names)} columns, found {len(fields)}"
+                )
+        columns = list(zip(*lines, strict=True))
+        return pa.table(
+            {name: pa.array(col, pa.string()) for name, col in zip(names, columns, strict=True)}
+        )
+    if not path.is_file():
+        raise SourceError(f"{display}: file not found")
+    read = pacsv.ReadOptions(
+        encoding=options.encoding,
+        skip_rows=options.skip_rows,
+        column_names=None if options.header else list(options.names),
+        block_size=1 << 24,
+    )
+    parse = pacsv.ParseOptions(delimiter=options.separator)
+    convert = pacsv.ConvertOptions(strings_can_be_null=True, column_types={spec.clock: pa.string()})
+    try:
+        return pacsv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+    except pa.ArrowInvalid as exc:
+        raise SourceError(f"{display}: {exc}") from None
+    except UnicodeDecodeError:
+        decode(path, display, options.encoding)  # raises with the line
+        raise
+
+
+class _Problems(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+
+
+def _line(index: int, options: SourceOptions) -> int:
+    return index + 1 + options.skip_rows + int(options.header)
+
+
+def _numbers(table: Any, column: str, display: str, options: SourceOptions) -> Any:
+    """A column as float64; each value that is not a number is a Problem with its line."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = table.column(column)
+    if pa.types.is_floating(values.type) or pa.types.is_integer(values.type):
+        return pc.cast(values, pa.float64())
+    text = pc.cast(values, pa.string())
+    if options.decimal == ",":
+        text = pc.replace_substring(pc.replace_substring(text, ".", ""), ",", ".")
+    try:
+        return pc.cast(text, pa.float64())
+    except pa.ArrowInvalid:
+        problems = []
+        for i, item in enumerate(text.to_pylist()):
+            if item is None:
+                continue
+            try:
+                float(item)
+            except ValueError:
+                problems.append(
+                    Problem(display, f"{item!r} is not a number", _line(i, options), column)
+                )
+                if len(problems) >= _MAX_PROBLEMS:
+                    break
+        raise _Problems(problems) from None
+
+
+def _clock(table: Any, spec: TelemetrySpec, display: str, options: SourceOptions) -> Any:
+    """The clock column: UTC timestamps for `time`, int64 for `index`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.cast(table.column(spec.clock), pa.string())
+    if text.null_count:
+        first = next(i for i, v in enumerate(text.to_pylist()) if v is None)
+        raise _Problems(
+            [Problem(display, "a value is required", _line(first, options), spec.clock)]
+        )
+    if spec.index:
+        try:
+            return pc.cast(text, pa.int64())
+        except pa.ArrowInvalid:
+            bad = next(
+                i for i, v in enumerate(text.to_pylist()) if not v.strip().lstrip("-").isdigit()
+            )
+            item = text[bad].as_py()
+            raise _Problems(
+                [
+                    Problem(
+                        display,
+                        f"{item!r} is not an integer index",
+                        _line(bad, options),
+                        spec.clock,
+                    )
+                ]
+            ) from None
+    try:
+        if options.datetime_format:
+            stamps = pc.strptime(text, format=options.datetime_format, unit="us")
+        else:
+            stamps = pc.cast(text, pa.timestamp("us"))
+    except pa.ArrowInvalid:
+        expected = options.datetime_format or "ISO 8601"
+        bad = _first_bad_time(text.to_pylist(), options.datetime_format)
+        item = text[bad].as_py()
+        raise _Problems(
+            [
+                Problem(
+                    display,
+                    f"{item!r} is not a datetime in the format {expected}",
+                    _line(bad, options),
+                    spec.clock,
+                )
+            ]
+        ) from None
+    if stamps.type.tz is None:
+        stamps = pc.assume_timezone(stamps, options.timezone)
+    return pc.cast(stamps, pa.timestamp("us", "UTC"))
+
+
+def _first_bad_time(values: list[str], fmt: str | None) -> int:
+    from datetime import datetime
+
+    for i, value in enumerate(values):
+        try:
+            datetime.strptime(value, fmt) if fmt else datetime.fromisoformat(value)
+        except ValueError:
+            return i
+    return 0
+
+
+def _template(table: Any, pattern: str, display: str) -> Any:
+    """A template over columns evaluated for every row, as a string array."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts: list[Any] = []
+    for literal, name, _, _ in string.Formatter().parse(pattern):
+        if literal:
+            parts.append(pa.scalar(literal))
+        if name:
+            if name not in table.column_names:
+                raise SourceError(
+                    f"{display}: the template {pattern!r} names no column {name!r}; the columns are: {', '.join(table.column_names)}"
+                )
+            parts.append(pc.cast(table.column(name), pa.string()))
+    if not any(isinstance(p, pa.ChunkedArray | pa.Array) for p in parts):
+        return pa.array([pattern] * table.num_rows, pa.string())
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _runs(keys: Any) -> Iterator[tuple[str, int, int]]:
+    """(key, start, stop) of each run of equal keys in a sorted array."""
+    import pyarrow.compute as pc
+
+    encoded = pc.run_end_encode(keys.combine_chunks() if hasattr(keys, "combine_chunks") else keys)
+    start = 0
+    for value, end in zip(encoded.values.to_pylist(), encoded.run_ends.to_pylist(), strict=True):
+        yield value, start, end
+        start = end
+
+
+class TelemetryImporter(Importer):
+    kind = "telemetry"
+    description = (
+        "Sensor samples, wide or long, timestamped or indexed (cycles), to Parquet per channel."
+    )
+    extensions = (".csv", ".txt")
+
+    def records(self, path: Path, context: ImportContext) -> Iterator[Record]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        where = context.mapping_path or "mapping"
+        mapping = parse_mapping(context.mapping, self.kind, where)
+        if not mapping.telemetry:
+            raise SourceError(
+                f"{context.display}: telemetry needs a mapping with a [telemetry] table (see importers/mappings/telemetry.toml)"
+            )
+        spec = _spec(mapping, where)
+        options = mapping.source
+        display = context.display
+        table = _read_table(path, display, options, spec)
+        if table.num_rows == 0:
+            raise SourceError(f"{display}: the file has no data rows")
+        for column in (
+            spec.clock,
+            *template_fields(spec.sensor),
+            *(spec.channels if spec.layout == "wide" else (spec.channel, spec.value)),
+        ):
+            if column not in table.column_names:
+                raise SourceError(
+                    f"{display}: no column {column!r}; the columns are: {', '.join(table.column_names)}"
+                )
+        try:
+            clock = _clock(table, spec, display, options)
+            sensors = _template(table, spec.sensor, display)
+            if spec.layout == "wide":
+                used = {
+                    spec.clock,
+                    *template_fields(spec.sensor),
+                    *(f for t in spec.observes.values() for f in template_fields(t)),
+                }
+                channels = spec.channels or [c for c in table.column_names if c not in used]
+                values = {c: _numbers(table, c, display, options) for c in channels}
+            else:
+                values = {spec.value: _numbers(table, spec.value, display, options)}
+        except _Problems as found:
+            yield from found.problems
+            return
+        observed = {
+            field: _template(table, pattern, display) for field, pattern in spec.observes.items()
+        }
+        origin = Origin(display)
+        frame = pa.table(
+            {"sensor": sensors, "t": clock, **{f"obs.{k}": v for k, v in observed.items()}}
+        )
+        if spec.layout == "wide":
+            yield from self._wide(frame, values, spec, context, origin)
+        else:
+            frame = frame.append_column("channel", pc.cast(table.column(spec.channel), pa.string()))
+            frame = frame.append_column("value", values[spec.value])
+            yield from self._long(frame, spec, context, origin)
+
+    def _sensor_records(
+        self,
+        frame: Any,
+        start: int,
+        sensor_id: str,
+        spec: TelemetrySpec,
+        context: ImportContext,
+        origin: Origin,
+    ) -> Iterator[Record]:
+        onto = context.onto
+        sensor = node(onto, "Sensor", {"sensor_id": sensor_id}, origin)
+        yield sensor
+        if spec.observes:
+            part = frame.column("obs.part_number")[start].as_py()
+            serial = frame.column("obs.serial")[start].as_py()
+            if part and serial:
+                yield rel(
+                    "OBSERVES", sensor, ("Unit", onto.uid("Unit", part, serial)), origin=origin
+                )
+
+    def _channel_records(
+        self,
+        sensor_id: str,
+        channel: str,
+        samples: Any,
+        spec: TelemetrySpec,
+        context: ImportContext,
+        origin: Origin,
+    ) -> Iterator[Record]:
+        onto = context.onto
+        props: dict[str, Any] = {"sensor_id": sensor_id, "channel": channel}
+        if spec.unit_of(channel):
+            props["unit_of_measure"] = spec.unit_of(channel)
+        if channel in spec.quantities:
+            props["quantity"] = spec.quantities[channel]
+        record = node(onto, "Channel", props, origin)
+        yield record
+        yield rel("HAS_CHANNEL", ("Sensor", onto.uid("Sensor", sensor_id)), record, origin=origin)
+        yield Samples(record.uid, samples, origin)
+
+    def _wide(
+        self,
+        frame: Any,
+        values: dict[str, Any],
+        spec: TelemetrySpec,
+        context: ImportContext,
+        origin: Origin,
+    ) -> Iterator[Record]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        order = pc.sort_indices(frame, sort_keys=[("sensor", "ascending"), ("t", "ascending")])
+        frame = frame.take(order)
+        values = {name: column.take(order) for name, column in values.items()}
+        for sensor_id, start, stop in _runs(frame.column("sensor")):
+            yield from self._sensor_records(frame, start, sensor_id, spec, context, origin)
+            t = frame.column("t").slice(start, stop - start)
+            for channel, column in values.items():
+                part = column.slice(start, stop - start)
+                samples = pa.table({"t": t, "value": part}).filter(pc.is_valid(part))
+                yield from self._channel_records(sensor_id, channel, samples, spec, context, origin)
+
+    def _long(
+        self, frame: Any, spec: TelemetrySpec, context: ImportContext, origin: Origin
+    ) -> Iterator[Record]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        frame = frame.filter(pc.is_valid(frame.column("value")))
+        key = pc.binary_join_element_wise(frame.column("sensor"), frame.column("channel"), "\x1f")
+        frame = frame.append_column("key", key)
+        frame = frame.take(
+            pc.sort_indices(frame, sort_keys=[("key", "ascending"), ("t", "ascending")])
+        )
+        seen: set[str] = set()
+        for joined, start, stop in _runs(frame.column("key")):
+            sensor_id, _, channel = joined.partition("\x1f")
+            if sensor_id not in seen:
+                seen.add(sensor_id)
+                yield from self._sensor_records(frame, start, sensor_id, spec, context, origin)
+            part = frame.slice(start, stop - start)
+            samples = pa.table({"t": part.column("t"), "value": part.column("value")})
+            yield from self._channel_records(sensor_id, channel, samples, spec, context, origin)

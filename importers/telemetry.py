@@ -32,7 +32,9 @@ The `[telemetry]` table of the mapping file says how to read the samples:
 from __future__ import annotations
 
 import string
+import tomllib
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -79,6 +81,14 @@ class TelemetrySpec(BaseModel):
 
     def unit_of(self, channel: str) -> str | None:
         return self.units.get(channel, self.units.get("*"))
+
+
+def _default_mapping() -> dict[str, Any]:
+    """importers/mappings/telemetry.toml: long form, sensor_id, channel, timestamp, value."""
+    text = (
+        resources.files("importers").joinpath("mappings/telemetry.toml").read_text(encoding="utf-8")
+    )
+    return tomllib.loads(text)
 
 
 def _spec(mapping: MappingSpec, where: str) -> TelemetrySpec:
@@ -204,6 +214,8 @@ def _clock(table: Any, spec: TelemetrySpec, display: str, options: SourceOptions
     try:
         if options.datetime_format:
             stamps = pc.strptime(text, format=options.datetime_format, unit="us")
+        elif _has_offset(text[0].as_py()):
+            stamps = pc.cast(text, pa.timestamp("us", "UTC"))
         else:
             stamps = pc.cast(text, pa.timestamp("us"))
     except pa.ArrowInvalid:
@@ -223,6 +235,16 @@ def _clock(table: Any, spec: TelemetrySpec, display: str, options: SourceOptions
     if stamps.type.tz is None:
         stamps = pc.assume_timezone(stamps, options.timezone)
     return pc.cast(stamps, pa.timestamp("us", "UTC"))
+
+
+def _has_offset(text: str) -> bool:
+    """Whether ISO text carries its zone ('Z' or '+02:00'); naive ones get [source] timezone."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text).tzinfo is not None
+    except ValueError:
+        return False
 
 
 def _first_bad_time(values: list[str], fmt: str | None) -> int:
@@ -278,8 +300,8 @@ class TelemetryImporter(Importer):
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        where = context.mapping_path or "mapping"
-        mapping = parse_mapping(context.mapping, self.kind, where)
+        where = context.mapping_path or "the default telemetry mapping"
+        mapping = parse_mapping(context.mapping or _default_mapping(), self.kind, where)
         if not mapping.telemetry:
             raise SourceError(
                 f"{context.display}: telemetry needs a mapping with a [telemetry] table (see importers/mappings/telemetry.toml)"

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from cli import graph_cmds, import_cmds, store_cmds
+from cli import demo_cmds, graph_cmds, import_cmds, store_cmds, traceability_cmds, twin_cmds
 from cli.output import err
 from cli.state import AppState
 from thread import __version__
@@ -73,11 +73,19 @@ def main(
     ctx.call_on_close(ctx.obj.close)
 
 
+app.command()(demo_cmds.demo)
 app.command()(graph_cmds.init)
 app.command()(graph_cmds.status)
 app.command()(graph_cmds.show)
 app.command()(graph_cmds.query)
 app.command(name="import")(import_cmds.import_)
+app.command(name="trace")(traceability_cmds.trace_cmd)
+app.command(name="where-used")(traceability_cmds.where_used_cmd)
+app.command(name="recall")(traceability_cmds.recall_cmd)
+app.command(name="as-of")(traceability_cmds.as_of_cmd)
+app.command(name="diff")(traceability_cmds.diff_cmd)
+app.command(name="path")(traceability_cmds.path_cmd)
+app.add_typer(twin_cmds.app, name="twin")
 app.add_typer(store_cmds.app, name="store")
 
 

@@ -225,6 +225,6 @@ def test_telemetry_errors_name_the_line(store: GraphStore, tmp_path: Path) -> No
         "S1,temp,2025-01-01T00:00:00Z,20.5\n"
         "S1,temp,2025-01-01T00:01:00Z,warm\n"
     )
-    with pytest.raises(ValidationError, match="samples.csv:3: value: 'warm' is not a number"):
+    with pytest.raises(ValidationError, match=r"samples.csv:3: value: 'warm' is not a number"):
         import_file(store, "telemetry", data)
     assert counts(store) == (0, 0)

@@ -9,7 +9,15 @@ from typing import Any
 from thread.errors import NotFoundError
 from thread.stores.base import GraphStore
 
-__all__ = ["EntityView", "Neighbour", "closest_uids", "get_entity", "public_props"]
+__all__ = [
+    "EntityView",
+    "Neighbour",
+    "closest_uids",
+    "get_entity",
+    "primary_label",
+    "public_props",
+    "require_entity",
+]
 
 _CANDIDATES = 20000
 
@@ -47,8 +55,23 @@ class EntityView:
         }
 
 
-def _label(labels: list[str]) -> str:
+def primary_label(labels: list[str]) -> str:
+    """The ontology label of a node (its labels minus the shared `Entity`)."""
     return next((lb for lb in labels if lb != "Entity"), "Entity")
+
+
+def require_entity(store: GraphStore, uid: str) -> tuple[str, dict[str, Any]]:
+    """(label, public properties) of the node `uid`.
+
+    Raises:
+        NotFoundError: no node has this uid (with the closest ones).
+    """
+    rows = store.read(
+        "MATCH (n:Entity {uid: $uid}) RETURN labels(n) AS labels, n AS n", {"uid": uid}
+    )
+    if not rows:
+        raise NotFoundError(uid, closest_uids(store, uid))
+    return primary_label(rows[0]["labels"]), public_props(rows[0]["n"])
 
 
 def closest_uids(store: GraphStore, uid: str, limit: int = 5) -> list[str]:
@@ -74,7 +97,7 @@ def get_entity(store: GraphStore, uid: str, neighbour_limit: int = 200) -> Entit
     node = rows[0]["n"]
     view = EntityView(
         uid=uid,
-        label=_label(node["_labels"]),
+        label=primary_label(node["_labels"]),
         props=public_props(node),
         provenance={
             k: v
@@ -94,7 +117,7 @@ def get_entity(store: GraphStore, uid: str, neighbour_limit: int = 200) -> Entit
                     direction,
                     row["type"],
                     row["uid"],
-                    _label(row["labels"]),
+                    primary_label(row["labels"]),
                     row["name"],
                     public_props(row["r"]),
                 )

@@ -59,13 +59,19 @@ def twin_records(store: GraphStore) -> Iterator[Record]:
         fleet["units"] += 1
         fleet["in_service"] += int(unit["status"] == "in_service")
         fleet["failures"] += props["failures"]
-        yield rel("INSTANCE_OF", twin, ("AggregateTwin", onto.uid("AggregateTwin", unit["rev_part"], unit["revision"])))
+        yield rel(
+            "INSTANCE_OF",
+            twin,
+            ("AggregateTwin", onto.uid("AggregateTwin", unit["rev_part"], unit["revision"])),
+        )
     for (part_number, revision), counts in fleets.items():
         aggregate: NodeRecord = node(
             onto, "AggregateTwin", {"part_number": part_number, "revision": revision, **counts}
         )
         yield aggregate
-        yield rel("TWIN_OF", aggregate, ("PartRevision", onto.uid("PartRevision", part_number, revision)))
+        yield rel(
+            "TWIN_OF", aggregate, ("PartRevision", onto.uid("PartRevision", part_number, revision))
+        )
 
 
 def refresh_twins(store: GraphStore, progress: ProgressCallback | None = None) -> ImportReport:

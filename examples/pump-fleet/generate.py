@@ -10,8 +10,9 @@ story the data tells, which the tests and the demo rely on:
   from serial SN-0024 on. The motor M-200 contains a stator M-210 wound with W-230 copper
   wire, so W-230 is used three BOM levels below the pump.
 - Three suppliers deliver lots. Bearing lot LOT-B-2302 (Nordic Bearings) was later found
-  defective: it went into the pumps built from July to December 2023, and into the motors
-  of some of them, so a recall reaches pumps through their motors too.
+  defective: it went into the pumps built from late June 2023 to January 2024, and into
+  the motors built in the third quarter of 2023, so a recall reaches pumps through their
+  motors too.
 - 36 pumps: SN-0001..SN-0024 built to revision A in 2023 (SN-0024 in December 2023, inside
   ECO-0007's serial range but still to A: a change order not applied), SN-0025..SN-0036 to
   B in 2024; SN-0030 was built with the old seal MS-600 (a substitution).
@@ -128,11 +129,19 @@ def build_date(index: int) -> date:
 
 
 def bearing_lot(day: date) -> str:
+    """The bearing lot on the pump line's shelf that day."""
     if day < date(2023, 6, 20):
         return "LOT-B-2301"
     if day < date(2024, 1, 20):
         return DEFECTIVE_LOT
     return "LOT-B-2401"
+
+
+def motor_bearing_lot(day: date) -> str:
+    """The motor line drew on the defective lot only in the third quarter of 2023."""
+    if date(2023, 7, 1) <= day < date(2023, 10, 1):
+        return DEFECTIVE_LOT
+    return "LOT-B-2301" if day < date(2024, 1, 20) else "LOT-B-2401"
 
 
 def erp() -> list[dict[str, Any]]:
@@ -150,6 +159,7 @@ def erp() -> list[dict[str, Any]]:
         ("LOT-I-2301", "I-300", "SUP-IC", "2023-02-15", 60, "accepted"),
         ("LOT-C-2301", "C-700", "SUP-IC", "2023-02-15", 60, "accepted"),
         ("LOT-SH-2301", "S-400", "SUP-IC", "2023-02-15", 60, "accepted"),
+        ("LOT-F-2301", "F-900", "SUP-IC", "2023-02-15", 500, "accepted"),
     ]
     write("erp/lots.csv", [
         {"lot_id": lot, "part_number": pn, "revision": "A", "supplier_id": sup, "received_date": day, "quantity": qty, "status": status}
@@ -182,13 +192,14 @@ def erp() -> list[dict[str, Any]]:
             ("", "", bearing_lot(built), 2, "40"),
             ("", "", seal_lot, 1, "50"),
             ("", "", "LOT-C-2301", 1, "60"),
+            ("", "", "LOT-F-2301", 8, "70"),
         ]
         for child_pn, child_serial, lot, qty, find in children:
             genealogy.append({"parent_part_number": "P-100", "parent_serial": serial, "child_part_number": child_pn,
                               "child_serial": child_serial, "child_lot": lot, "quantity": qty, "find_number": find,
                               "install_date": built})  # fmt: skip
         genealogy.append({"parent_part_number": "M-200", "parent_serial": motor, "child_part_number": "",
-                          "child_serial": "", "child_lot": bearing_lot(motor_built), "quantity": 2,
+                          "child_serial": "", "child_lot": motor_bearing_lot(motor_built), "quantity": 2,
                           "find_number": "30", "install_date": motor_built})  # fmt: skip
         del seal
     write("erp/units.csv", units)
@@ -196,7 +207,7 @@ def erp() -> list[dict[str, Any]]:
     return units
 
 
-FAILING = {12: date(2024, 5, 14), 14: date(2024, 7, 2), 17: date(2024, 9, 10)}
+FAILING = {12: date(2024, 5, 14), 14: date(2024, 7, 2), 20: date(2024, 9, 10)}
 """Pumps whose defective bearings failed, and when (the vibration rises before)."""
 SEAL_LEAKS = {3: date(2024, 4, 22), 8: date(2024, 10, 3)}
 OPEN_ISSUE = (19, date(2025, 6, 12))

@@ -1,0 +1,57 @@
+"""`thread twin list|show`: aggregate twins with their fleets, and one twin."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from cli.output import out, print_json, rows_table
+from cli.state import AppState
+from thread.fleet import list_twins, show_twin
+
+app = typer.Typer(
+    help="Aggregate twins (a revision and its fleet) and instance twins (one unit).",
+    no_args_is_help=True,
+)
+JSON = typer.Option(False, "--json", help="Print JSON.")
+
+
+@app.command("list")
+def list_cmd(ctx: typer.Context, json_output: bool = JSON) -> None:
+    """Aggregate twins with their fleet counts."""
+    state: AppState = ctx.obj
+    result = list_twins(state.store())
+    if json_output:
+        print_json(result)
+        return
+    table = Table(
+        title=f"aggregate twins ({result['instance_twins']} instance twins)", title_justify="left"
+    )
+    for column in ("uid", "part", "revision", "units", "in service", "failures"):
+        table.add_column(column)
+    for row in result["aggregates"]:
+        table.add_row(row["uid"], f"{row['part_number']} {row['name'] or ''}", row["revision"],
+                      str(row["units"]), str(row["in_service"]), str(row["failures"]))  # fmt: skip
+    out.print(table)
+
+
+@app.command("show")
+def show_cmd(
+    ctx: typer.Context,
+    uid: str = typer.Argument(..., help="atwin:P-100/B or twin:P-100/SN-0042."),
+    json_output: bool = JSON,
+) -> None:
+    """An aggregate twin's fleet, or an instance twin's unit and latest values."""
+    state: AppState = ctx.obj
+    result = show_twin(state.store(), uid)
+    if json_output:
+        print_json(result)
+        return
+    details = ", ".join(f"{k}={v}" for k, v in result["properties"].items() if k != "uid")
+    out.print(f"[bold]{result['label']}[/] {uid}  [dim]{details}[/]")
+    if result["label"] == "AggregateTwin":
+        out.print(rows_table(result["fleet"], title="fleet"))
+    else:
+        out.print(f"unit {result['unit']}, fleet {result['aggregate']}")
+        if result["channels"]:
+            out.print(rows_table(result["channels"], title="latest values"))

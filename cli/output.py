@@ -16,8 +16,8 @@ from thread.service import ProgressCallback
 
 __all__ = ["err", "out", "print_json", "progress_reporter", "rows_table", "value_text"]
 
-out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:

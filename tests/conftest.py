@@ -123,6 +123,28 @@ def store(request: pytest.FixtureRequest) -> Iterator[GraphStore]:
             yield opened
 
 
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "pump-fleet"
+
+
+@pytest.fixture(scope="module", params=["embedded", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+def pump_fleet(request: pytest.FixtureRequest) -> Iterator[GraphStore]:
+    """The example thread imported once per test module, on each backend; read-only use."""
+    from importers.run import import_folder
+    from thread.twins import refresh_twins
+
+    if request.param == "embedded":
+        home = request.getfixturevalue("embedded_home")
+        spec = f"embedded:{home}#fleet{uuid.uuid4().hex[:10]}"
+    else:
+        spec = request.getfixturevalue("neo4j_uri")
+    with open_store(spec) as opened:
+        if request.param == "neo4j":
+            opened.write("MATCH (n) DETACH DELETE n")
+        import_folder(opened, EXAMPLE)
+        refresh_twins(opened)
+        yield opened
+
+
 @pytest.fixture
 def embedded_store(embedded_home: Path) -> Iterator[GraphStore]:
     """A fresh graph on the embedded backend only."""

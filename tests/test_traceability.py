@@ -1,0 +1,219 @@
+"""Traceability queries on the example thread, with exact answers (examples/pump-fleet)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from thread.configuration import as_of, diff
+from thread.diagram import render_diagram
+from thread.errors import NotFoundError
+from thread.fleet import list_twins, show_twin
+from thread.paths import shortest_path
+from thread.recall import recall
+from thread.stores import GraphStore
+from thread.trace import trace
+from thread.where_used import where_used
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "pump-fleet"
+DEFECTIVE = "lot:LOT-B-2302"
+
+
+def pump(n: int) -> str:
+    return f"unit:P-100/SN-{n:04d}"
+
+
+def motor(n: int) -> str:
+    return f"unit:M-200/MSN-{n:04d}"
+
+
+def bearing_replacement(serial: str) -> dict[str, str]:
+    with open(EXAMPLE / "maintenance/replacements.csv", encoding="utf-8") as handle:
+        return next(
+            r
+            for r in csv.DictReader(handle)
+            if r["serial"] == serial and r["removed_lot"] == "LOT-B-2302"
+        )
+
+
+def test_the_defective_lot_reaches_exactly_the_expected_units(pump_fleet: GraphStore) -> None:
+    result = recall(pump_fleet, DEFECTIVE)
+    pumps = {pump(n) for n in range(10, 25)}  # built while the lot was on the pump line
+    motors = {motor(n) for n in range(12, 19)}  # motors built in the third quarter of 2023
+    assert set(result.units) == pumps | motors
+    assert pump(9) not in result.units and pump(25) not in result.units
+    # SN-0020's bearings were replaced and its motor never had the lot: no longer exposed
+    assert set(result.still_installed) == (pumps | motors) - {pump(20)}
+
+
+def test_a_replaced_lot_is_reported_removed_with_date_and_work_order(
+    pump_fleet: GraphStore,
+) -> None:
+    replacement = bearing_replacement("SN-0012")
+    exposures = [e for e in recall(pump_fleet, DEFECTIVE).exposures if e.unit == pump(12)]
+    direct = next(e for e in exposures if e.depth == 1)
+    assert (direct.status, direct.removed_on, direct.removed_by) == (
+        "removed",
+        replacement["date"],
+        replacement["work_order"],
+    )
+    through_motor = next(e for e in exposures if e.depth == 2)
+    assert through_motor.path == [pump(12), motor(12), DEFECTIVE]
+    assert through_motor.status == "installed"
+    assert direct.site == [{"uid": "site:PLANT-NORTH", "label": "Site", "name": "PLANT-NORTH"}]
+
+
+def test_recall_as_of_a_date(pump_fleet: GraphStore) -> None:
+    before = recall(pump_fleet, DEFECTIVE, as_of="2023-06-01")
+    assert before.units == []
+    during = recall(pump_fleet, DEFECTIVE, as_of="2024-06-01")
+    sn12 = [e.path for e in during.exposures if e.unit == pump(12)]
+    assert sn12 == [[pump(12), motor(12), DEFECTIVE]]  # its own bearings were gone by then
+    assert pump(20) in during.units  # replaced only in September 2024
+
+
+def test_recall_from_a_supplier_and_a_revision(pump_fleet: GraphStore) -> None:
+    seals = recall(pump_fleet, "supplier:SUP-ST")
+    assert len({u for u in seals.units if u.startswith("unit:P-100/")}) == 36
+    revision_b = recall(pump_fleet, "rev:MS-610/A")
+    assert (
+        pump(25) in revision_b.units and pump(3) in revision_b.units
+    )  # built with it / replaced to it
+    assert pump(30) not in revision_b.units  # built with the old seal
+
+
+def test_as_of_before_and_after_a_replacement_differs_by_that_part(pump_fleet: GraphStore) -> None:
+    replacement = bearing_replacement("SN-0012")
+    before = {i.uid for i in as_of(pump_fleet, pump(12), "2024-05-01").items}
+    after = {i.uid for i in as_of(pump_fleet, pump(12), replacement["date"]).items}
+    assert before - after == {DEFECTIVE}
+    assert after - before == {"lot:LOT-B-2401"}
+    motor_items = next(
+        i for i in as_of(pump_fleet, pump(12), "2024-06-01").items if i.uid == motor(12)
+    )
+    assert [c.uid for c in motor_items.children] == [DEFECTIVE]
+
+
+def test_diff_finds_the_seeded_substitution(pump_fleet: GraphStore) -> None:
+    result = diff(pump_fleet, pump(30))
+    assert result.revision == "rev:P-100/B"
+    assert [(d.kind, d.find_number, d.expected, d.actual) for d in result.built] == [
+        ("substituted", "50", "MS-610", "MS-600")
+    ]
+    assert result.unapplied_change_orders == []
+
+
+def test_diff_finds_the_unapplied_change_order(pump_fleet: GraphStore) -> None:
+    result = diff(pump_fleet, pump(24))
+    assert [co["co_number"] for co in result.unapplied_change_orders] == ["ECO-0007"]
+    assert result.built == [] and result.maintained == []
+    assert diff(pump_fleet, pump(23)).unapplied_change_orders == []  # before the serial range
+
+
+def test_diff_as_maintained_shows_a_replacement_and_a_clean_unit(pump_fleet: GraphStore) -> None:
+    leaked = diff(pump_fleet, pump(3))
+    assert leaked.built == []
+    assert [(d.kind, d.expected, d.actual) for d in leaked.maintained] == [
+        ("substituted", "MS-600", "MS-610")
+    ]
+    assert diff(pump_fleet, pump(1)).clean
+
+
+def test_where_used_climbs_three_bom_levels(pump_fleet: GraphStore) -> None:
+    result = where_used(pump_fleet, "W-230")
+    assert [(u.assembly, u.level, u.top) for u in result.designed] == [
+        ("rev:M-210/A", 1, False),
+        ("rev:M-200/A", 2, False),
+        ("rev:P-100/A", 3, True),
+        ("rev:P-100/B", 3, True),
+    ]
+    assert result.designed[2].path == [
+        "part:W-230",
+        "rev:M-210/A",
+        "part:M-210",
+        "rev:M-200/A",
+        "part:M-200",
+        "rev:P-100/A",
+    ]
+
+
+def test_where_used_as_built_and_now(pump_fleet: GraphStore) -> None:
+    result = where_used(pump_fleet, "part:MS-600").to_dict()
+    assert pump(30) in result["units_now"]
+    assert pump(3) in result["units"] and pump(3) not in result["units_now"]  # seal replaced
+    assert len([u for u in result["units_now"] if u.startswith("unit:P-100/")]) == 24 - 2 + 1
+
+
+def test_trace_of_a_pump(pump_fleet: GraphStore) -> None:
+    data = trace(pump_fleet, pump(12)).to_dict()
+    assert set(data) == {
+        "uid",
+        "label",
+        "properties",
+        "revision",
+        "structure",
+        "location",
+        "sensors",
+        "maintenance",
+        "twin",
+        "simulations",
+    }
+    assert data["revision"]["uid"] == "rev:P-100/A"
+    assert [co["co_number"] for co in data["revision"]["change_orders"]] == ["ECO-0007"]
+    motor_item = next(i for i in data["structure"] if i["uid"] == motor(12))
+    assert [(c["uid"], c["supplier"]) for c in motor_item["children"]] == [
+        (DEFECTIVE, "supplier:SUP-NB")
+    ]
+    removed = [i for i in data["structure"] if not i["current"]]
+    assert [i["uid"] for i in removed] == [DEFECTIVE]
+    assert data["location"]["places"][0]["uid"] == "site:PLANT-NORTH"
+    channels = data["sensors"][0]["channels"]
+    assert sorted(c["channel"] for c in channels) == ["current", "flow", "temperature", "vibration"]
+    assert all(c["count"] > 200 for c in channels)
+    assert [m["failure_mode"] for m in data["maintenance"] if m["type"] == "corrective"] == [
+        "BRG-WEAR"
+    ]
+    assert data["twin"]["aggregate"] == "atwin:P-100/A"
+    shallow = trace(pump_fleet, pump(12), sections=("structure",), depth=1).to_dict()
+    assert set(shallow) == {"uid", "label", "properties", "structure"}
+    assert all(i["children"] == [] for i in shallow["structure"])
+
+
+def test_trace_of_another_entity_lists_its_neighbours(pump_fleet: GraphStore) -> None:
+    data = trace(pump_fleet, "supplier:SUP-NB").to_dict()
+    assert {n["uid"] for n in data["neighbours"]} == {"lot:LOT-B-2301", DEFECTIVE, "lot:LOT-B-2401"}
+
+
+def test_shortest_path_explains_each_hop(pump_fleet: GraphStore) -> None:
+    result = shortest_path(pump_fleet, pump(12), "supplier:SUP-ST")
+    assert [n["uid"] for n in result.nodes] == [pump(12), "lot:LOT-S-2301", "supplier:SUP-ST"]
+    assert result.hops[1].sentence() == "lot:LOT-S-2301 SUPPLIED_BY supplier:SUP-ST"
+    backwards = shortest_path(pump_fleet, "supplier:SUP-ST", pump(12))
+    assert [h.type for h in backwards.hops] == ["SUPPLIED_BY", "CONTAINS"]
+    assert not backwards.hops[0].forward
+
+
+def test_twins_and_their_fleets(pump_fleet: GraphStore) -> None:
+    fleets = {row["uid"]: row for row in list_twins(pump_fleet)["aggregates"]}
+    assert (fleets["atwin:P-100/A"]["units"], fleets["atwin:P-100/A"]["failures"]) == (24, 6)
+    assert (fleets["atwin:P-100/B"]["units"], fleets["atwin:P-100/B"]["failures"]) == (12, 0)
+    fleet = show_twin(pump_fleet, "atwin:P-100/B")["fleet"]
+    assert [row["serial"] for row in fleet] == [f"SN-{n:04d}" for n in range(25, 37)]
+    assert show_twin(pump_fleet, "twin:P-100/SN-0019")["properties"]["open_work_orders"] == 1
+
+
+def test_an_unknown_uid_suggests_the_closest(pump_fleet: GraphStore) -> None:
+    with pytest.raises(NotFoundError) as excinfo:
+        trace(pump_fleet, "unit:P-100/SN-012")
+    assert pump(12) in excinfo.value.closest
+
+
+def test_graph_answers_draw_as_mermaid_and_dot(pump_fleet: GraphStore) -> None:
+    diagram = recall(pump_fleet, DEFECTIVE).to_diagram()
+    mermaid = render_diagram(diagram, "mermaid")
+    dot = render_diagram(diagram, "dot")
+    assert mermaid.startswith("flowchart LR") and dot.startswith("digraph thread {")
+    assert mermaid.count("-->") == dot.count("->") == len(diagram.edges)
+    assert f'"{pump(12)}"' in mermaid

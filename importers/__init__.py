@@ -36,6 +36,8 @@ _REGISTRY: dict[str, str] = {
     # scenes and buildings
     "usd": "importers.usd:UsdImporter",
     "ifc": "importers.ifc:IfcImporter",
+    # linked data: Thread's own RDF export and Brick models
+    "rdf": "importers.rdf:RdfImporter",
 }
 
 
@@ -57,7 +59,16 @@ def get_importer(kind: str) -> Importer:
     return importer
 
 
-_EXTENSIONS = {".usd": "usd", ".usda": "usd", ".usdc": "usd", ".usdz": "usd", ".ifc": "ifc"}
+_EXTENSIONS = {
+    ".usd": "usd",
+    ".usda": "usd",
+    ".usdc": "usd",
+    ".usdz": "usd",
+    ".ifc": "ifc",
+    ".ttl": "rdf",
+    ".nt": "rdf",
+    ".jsonld": "rdf",
+}
 
 
 def guess_kind(path: Path) -> str | None:

@@ -6,7 +6,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from thread.errors import InvalidTripleError, QueryError, ReadOnlyError, UnknownLabelError
+from thread.errors import (
+    InvalidTripleError,
+    QueryError,
+    QueryTimeoutError,
+    ReadOnlyError,
+    UnknownLabelError,
+)
 from thread.stores import GraphStore
 from thread.stores.base import GraphStore as BaseStore
 
@@ -156,3 +162,13 @@ def test_a_bad_query_is_a_query_error_with_the_stores_message(store: GraphStore)
     with pytest.raises(QueryError) as excinfo:
         store.read("MATCH (n RETURN n")
     assert str(excinfo.value)
+
+
+def test_a_read_past_its_time_limit_is_stopped(store: GraphStore) -> None:
+    with pytest.raises(QueryTimeoutError, match="longer than 20 ms"):
+        store.read(
+            "UNWIND range(1, 4000) AS a UNWIND range(1, 4000) AS b "
+            "WITH a, b WHERE (a * b) % 7 = 0 RETURN count(*) AS c",
+            timeout_ms=20,
+        )
+    assert store.read("RETURN 1 AS one") == [{"one": 1}]

@@ -21,6 +21,7 @@ __all__ = [
     "OntologyError",
     "Problem",
     "QueryError",
+    "QueryTimeoutError",
     "ReadOnlyError",
     "SourceError",
     "StoreError",
@@ -45,6 +46,10 @@ class QueryError(ThreadError):
 
 class ReadOnlyError(QueryError):
     """A query that writes was run where only reads are allowed."""
+
+
+class QueryTimeoutError(QueryError):
+    """A query ran past its time limit and was stopped."""
 
 
 class OntologyError(ThreadError):

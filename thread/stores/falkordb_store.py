@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ontology import ENTITY_LABEL, Ontology
-from thread.errors import QueryError, ReadOnlyError, StoreError
+from thread.errors import QueryError, QueryTimeoutError, ReadOnlyError, StoreError
 from thread.stores.base import (
     GraphStore,
     NodeRow,
@@ -23,6 +23,7 @@ from thread.stores.embedded_server import EmbeddedServer, no_retry
 __all__ = ["FalkorDBStore"]
 
 _READ_ONLY_MESSAGE = "is to be executed only on read-only queries"
+_TIMEOUT_MESSAGE = "Query timed out"
 _CONSTRAINT_WAIT_S = 120.0
 
 
@@ -97,6 +98,10 @@ class FalkorDBStore(GraphStore):
             if _READ_ONLY_MESSAGE in message:
                 raise ReadOnlyError(
                     "this query writes to the graph, which is refused here (read-only)"
+                ) from None
+            if _TIMEOUT_MESSAGE in message:
+                raise QueryTimeoutError(
+                    f"the query ran longer than {timeout_ms} ms and was stopped"
                 ) from None
             raise QueryError(f"FalkorDB: {message}") from None
         except redis.ConnectionError as exc:

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ontology import ENTITY_LABEL, Ontology
-from thread.errors import QueryError, ReadOnlyError, StoreError
+from thread.errors import QueryError, QueryTimeoutError, ReadOnlyError, StoreError
 from thread.stores.base import (
     GraphStore,
     NodeRow,
@@ -22,6 +22,10 @@ from thread.stores.base import (
 __all__ = ["Neo4jStore", "redact_uri"]
 
 _ACCESS_MODE_CODES = ("Neo.ClientError.Statement.AccessMode", "Neo.ClientError.Cluster.NotALeader")
+_TIMEOUT_CODES = (
+    "Neo.ClientError.Transaction.TransactionTimedOut",
+    "Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration",
+)
 
 
 def redact_uri(uri: str) -> tuple[str, str | None, str | None]:
@@ -129,6 +133,10 @@ class Neo4jStore(GraphStore):
             if exc.code in _ACCESS_MODE_CODES:
                 raise ReadOnlyError(
                     "this query writes to the graph, which is refused here (read-only)"
+                ) from None
+            if exc.code in _TIMEOUT_CODES:
+                raise QueryTimeoutError(
+                    f"the query ran longer than {timeout_ms} ms and was stopped"
                 ) from None
             raise QueryError(f"Neo4j: {exc.message}") from None
         except neo4j.exceptions.Neo4jError as exc:

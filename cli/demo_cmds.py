@@ -16,7 +16,6 @@ from thread.recall import recall
 from thread.status import store_status
 from thread.stores import open_store
 from thread.trace import trace
-from thread.twins import refresh_twins
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "pump-fleet"
 PUMP = "unit:P-100/SN-0012"
@@ -42,7 +41,6 @@ def demo(
             err.print(f"importing the example thread from {EXAMPLE} into {store.description}")
             with progress_reporter(not ctx.obj.quiet) as progress:
                 reports = import_folder(store, EXAMPLE, progress=progress)
-                reports.append(refresh_twins(store, progress))
             status = store_status(store)
             table = Table(
                 title=f"example thread: {status.nodes} nodes, {sum(status.relationships.values())} relationships",

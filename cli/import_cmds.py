@@ -12,11 +12,10 @@ from rich.table import Table
 from cli.output import err, out, print_json, progress_reporter
 from cli.state import AppState
 from importers import guess_kind, importer_kinds
-from importers.run import ImportOptions, import_file, import_folder
+from importers.run import ImportOptions, import_file, import_folder, refresh_after
 from thread.errors import ThreadError
 from thread.query import parse_params
 from thread.service import Counts, ImportReport
-from thread.twins import refresh_twins
 
 
 def _report_table(report: ImportReport) -> Table:
@@ -130,8 +129,7 @@ def import_(
             settings = ImportOptions(mapping, create_missing, dry_run, source_id, options)
             for path in paths:
                 reports.append(import_file(store, kind, path, settings, progress))
-        if not dry_run and any(r.changed for r in reports):
-            reports.append(refresh_twins(store, progress))
+            refresh_after(store, reports, progress)
     _show(reports, json_output)
 
 

@@ -18,8 +18,16 @@ from importers.mapping import load_mapping
 from thread.errors import SourceError
 from thread.service import ImportReport, ProgressCallback, Source, ThreadService, file_sha256
 from thread.stores.base import GraphStore
+from thread.twins import refresh_twins
 
-__all__ = ["MANIFEST", "ImportOptions", "import_file", "import_folder", "read_manifest"]
+__all__ = [
+    "MANIFEST",
+    "ImportOptions",
+    "import_file",
+    "import_folder",
+    "read_manifest",
+    "refresh_after",
+]
 
 MANIFEST = "thread-manifest.toml"
 
@@ -33,6 +41,7 @@ class ImportOptions:
     dry_run: bool = False
     source_id: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    actor: str | None = None
 
 
 def _display(path: Path) -> str:
@@ -48,12 +57,15 @@ def import_file(
     path: Path,
     options: ImportOptions | None = None,
     progress: ProgressCallback | None = None,
+    display: str | None = None,
 ) -> ImportReport:
     """Import one file with the importer `kind`, all or nothing.
 
     The source's identity (what 'disappeared since the last run' refers to) is the
     importer and the file's absolute path, unless `options.source_id` names it: use that
     when each new export arrives under a new file name.
+
+    `display` names the file in messages and reports (an uploaded file's own name, say).
 
     Raises:
         SourceError: the file or mapping cannot be read.
@@ -64,7 +76,7 @@ def import_file(
     if not path.exists():
         raise SourceError(f"{path}: no such file")
     mapping = load_mapping(options.mapping) if options.mapping else None
-    display = _display(path)
+    display = display or _display(path)
     context = ImportContext(
         onto=store.ontology,
         display=display,
@@ -83,6 +95,7 @@ def import_file(
         sha256=file_sha256(path) if path.is_file() else "",
         source_id=options.source_id or f"{kind}:{path.resolve()}",
         options=recorded,
+        actor=options.actor,
     )
     return ThreadService(store).import_records(
         importer.records(path, context),
@@ -91,6 +104,16 @@ def import_file(
         dry_run=options.dry_run,
         progress=progress,
     )
+
+
+def refresh_after(
+    store: GraphStore, reports: list[ImportReport], progress: ProgressCallback | None = None
+) -> list[ImportReport]:
+    """Twins derive from units and work orders: refresh them when an import changed
+    something, and add the twins' report to the list."""
+    if any(r.changed and not r.dry_run for r in reports):
+        reports.append(refresh_twins(store, progress))
+    return reports
 
 
 class ManifestEntry(BaseModel):
@@ -135,8 +158,9 @@ def import_folder(
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
 ) -> list[ImportReport]:
-    """Import every file the folder's manifest names, in its order; each file is all or
-    nothing, and the first file that fails stops the run (later files depend on it)."""
+    """Import every file the folder's manifest names, in its order, then refresh the
+    twins; each file is all or nothing, and the first file that fails stops the run
+    (later files depend on it)."""
     manifest = read_manifest(folder)
     reports = []
     for entry in manifest.imports:
@@ -147,4 +171,4 @@ def import_folder(
             options=entry.options,
         )
         reports.append(import_file(store, entry.kind, folder / entry.path, options, progress))
-    return reports
+    return refresh_after(store, reports, progress)

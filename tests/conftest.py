@@ -130,7 +130,6 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "pump-fleet"
 def pump_fleet(request: pytest.FixtureRequest) -> Iterator[GraphStore]:
     """The example thread imported once per test module, on each backend; read-only use."""
     from importers.run import import_folder
-    from thread.twins import refresh_twins
 
     if request.param == "embedded":
         home = request.getfixturevalue("embedded_home")
@@ -141,7 +140,6 @@ def pump_fleet(request: pytest.FixtureRequest) -> Iterator[GraphStore]:
         if request.param == "neo4j":
             opened.write("MATCH (n) DETACH DELETE n")
         import_folder(opened, EXAMPLE)
-        refresh_twins(opened)
         yield opened
 
 

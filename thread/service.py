@@ -77,6 +77,7 @@ class Source:
     sha256: str = ""
     source_id: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
+    actor: str | None = None  # who asked for the import (a service token's name)
 
     @property
     def identity(self) -> str:
@@ -665,6 +666,7 @@ class ThreadService:
             "options": json.dumps(dict(source.options), sort_keys=True, default=str),
             "started": now,
             "status": "running",
+            "actor": source.actor,
             "_updated": now,
         }
         self.store.upsert_nodes("ImportRun", [{"uid": run_uid, "props": run_props}])

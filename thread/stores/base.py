@@ -10,8 +10,10 @@ subclasses.
 from __future__ import annotations
 
 import re
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar
@@ -23,6 +25,7 @@ from thread.errors import OntologyError
 __all__ = [
     "GraphStore",
     "NodeRow",
+    "QueryObserver",
     "RelRow",
     "chunked",
     "node_upsert_cypher",
@@ -36,6 +39,9 @@ RelRow = Mapping[str, Any]
 """`{"src": uid, "dst": uid, "key": str, "props": {flat properties}}`"""
 
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+QueryObserver = Callable[[str, float], None]
+"""`observer(kind, seconds)` after each query: kind is 'read' or 'write'."""
 
 
 def _identifier(name: str) -> str:
@@ -101,6 +107,17 @@ class GraphStore(ABC):
 
     def __init__(self, onto: Ontology | None = None) -> None:
         self.ontology = onto or ontology.load()
+        self.observer: QueryObserver | None = None
+
+    @contextmanager
+    def _observed(self, kind: str) -> Iterator[None]:
+        """Time one query for the observer (the HTTP service's metrics), if any."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self.observer is not None:
+                self.observer(kind, time.perf_counter() - start)
 
     @property
     @abstractmethod

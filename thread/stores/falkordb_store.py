@@ -89,10 +89,11 @@ class FalkorDBStore(GraphStore):
             raise StoreError(f"{self.description} is closed")
         try:
             values = dict(params) if params else None
-            if read_only:
-                result = self._graph.ro_query(query, values, timeout=timeout_ms)
-            else:
-                result = self._graph.query(query, values, timeout=timeout_ms)
+            with self._observed("read" if read_only else "write"):
+                if read_only:
+                    result = self._graph.ro_query(query, values, timeout=timeout_ms)
+                else:
+                    result = self._graph.query(query, values, timeout=timeout_ms)
         except redis.ResponseError as exc:
             message = str(exc)
             if _READ_ONLY_MESSAGE in message:

@@ -125,7 +125,10 @@ class Neo4jStore(GraphStore):
 
         mode = neo4j.READ_ACCESS if read_only else neo4j.WRITE_ACCESS
         try:
-            with self._driver.session(database=self.database, default_access_mode=mode) as session:
+            with (
+                self._observed("read" if read_only else "write"),
+                self._driver.session(database=self.database, default_access_mode=mode) as session,
+            ):
                 if read_only:
                     return session.execute_read(work)
                 return session.execute_write(work)

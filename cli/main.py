@@ -7,7 +7,15 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from cli import demo_cmds, graph_cmds, import_cmds, store_cmds, traceability_cmds, twin_cmds
+from cli import (
+    demo_cmds,
+    graph_cmds,
+    import_cmds,
+    serve_cmds,
+    store_cmds,
+    traceability_cmds,
+    twin_cmds,
+)
 from cli.output import err
 from cli.state import AppState
 from thread import __version__
@@ -86,6 +94,8 @@ app.command(name="as-of")(traceability_cmds.as_of_cmd)
 app.command(name="diff")(traceability_cmds.diff_cmd)
 app.command(name="path")(traceability_cmds.path_cmd)
 app.add_typer(twin_cmds.app, name="twin")
+app.command()(serve_cmds.serve)
+app.add_typer(serve_cmds.token_app, name="token")
 app.add_typer(store_cmds.app, name="store")
 
 

@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from cli.output import out, print_json, rows_table, value_text
+from cli.output import out, print_json, print_rows, rows_table, value_text
 from cli.state import AppState
 from thread.entities import get_entity
 from thread.query import parse_params, run_query
@@ -91,10 +91,4 @@ def query(
 ) -> None:
     """Run a Cypher query, read-only unless --write."""
     state: AppState = ctx.obj
-    rows = run_query(state.store(), cypher, parse_params(param), write=write)
-    if json_output:
-        print_json(rows)
-    elif rows:
-        out.print(rows_table(rows))
-    else:
-        out.print("(no rows)")
+    print_rows(run_query(state.store(), cypher, parse_params(param), write=write), json_output)

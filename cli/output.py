@@ -14,7 +14,15 @@ from rich.table import Table
 
 from thread.service import ProgressCallback
 
-__all__ = ["err", "out", "print_json", "progress_reporter", "rows_table", "value_text"]
+__all__ = [
+    "err",
+    "out",
+    "print_json",
+    "print_rows",
+    "progress_reporter",
+    "rows_table",
+    "value_text",
+]
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -41,6 +49,18 @@ def rows_table(rows: Sequence[Mapping[str, Any]], title: str | None = None) -> T
     for row in rows:
         table.add_row(*(value_text(row.get(c)) for c in columns))
     return table
+
+
+def print_rows(
+    rows: Sequence[Mapping[str, Any]], json_output: bool, empty: str = "(no rows)"
+) -> None:
+    """Rows as JSON for scripts, a table for people, or a line saying there are none."""
+    if json_output:
+        print_json(list(rows))
+    elif rows:
+        out.print(rows_table(rows))
+    else:
+        out.print(empty)
 
 
 @contextmanager

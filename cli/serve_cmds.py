@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from cli.output import err, out, print_json, rows_table
+from cli.output import err, out, print_json, print_rows
 from cli.state import AppState
 from thread.errors import ThreadError
 
@@ -122,13 +122,7 @@ def token_list(ctx: typer.Context, json_output: bool = JSON) -> None:
     """The tokens (names, scopes, dates; never the secrets)."""
     from thread.api.tokens import TokenStore
 
-    rows = [TokenStore.public(t) for t in _tokens(ctx).list()]
-    if json_output:
-        print_json(rows)
-    elif rows:
-        out.print(rows_table(rows))
-    else:
-        out.print("(no tokens)")
+    print_rows([TokenStore.public(t) for t in _tokens(ctx).list()], json_output, "(no tokens)")
 
 
 @token_app.command("revoke")

@@ -179,6 +179,22 @@ class DocumentRow(Row):
     revision: str
 
 
+def _attached(
+    label: str,
+    rel_type: str,
+    row: DocumentRow | RequirementRow,
+    extra: dict[str, str],
+    context: ImportContext,
+    origin: Origin,
+) -> Iterator[Record]:
+    """A document or requirement, and the relationship from the revision it belongs to."""
+    onto = context.onto
+    record = node(onto, label, row_props(row, extra, skip=("part_number", "revision")), origin)
+    yield record
+    revision = ("PartRevision", onto.uid("PartRevision", row.part_number, row.revision))
+    yield rel(rel_type, revision, record, origin=origin)
+
+
 class DocumentsImporter(TabularImporter):
     kind = "documents"
     description = "Documents (drawings, specifications) and the revisions they document."
@@ -187,13 +203,7 @@ class DocumentsImporter(TabularImporter):
     def to_records(
         self, row: DocumentRow, extra: dict[str, str], context: ImportContext, origin: Origin
     ) -> Iterator[Record]:
-        onto = context.onto
-        document = node(
-            onto, "Document", row_props(row, extra, skip=("part_number", "revision")), origin
-        )
-        yield document
-        revision = ("PartRevision", onto.uid("PartRevision", row.part_number, row.revision))
-        yield rel("DOCUMENTED_BY", revision, document, origin=origin)
+        yield from _attached("Document", "DOCUMENTED_BY", row, extra, context, origin)
 
 
 class RequirementRow(Row):
@@ -212,10 +222,4 @@ class RequirementsImporter(TabularImporter):
     def to_records(
         self, row: RequirementRow, extra: dict[str, str], context: ImportContext, origin: Origin
     ) -> Iterator[Record]:
-        onto = context.onto
-        requirement = node(
-            onto, "Requirement", row_props(row, extra, skip=("part_number", "revision")), origin
-        )
-        yield requirement
-        revision = ("PartRevision", onto.uid("PartRevision", row.part_number, row.revision))
-        yield rel("SATISFIES", revision, requirement, origin=origin)
+        yield from _attached("Requirement", "SATISFIES", row, extra, context, origin)

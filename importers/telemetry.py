@@ -197,19 +197,10 @@ def _clock(table: Any, spec: TelemetrySpec, display: str, options: SourceOptions
         try:
             return pc.cast(text, pa.int64())
         except pa.ArrowInvalid:
-            bad = next(
-                i for i, v in enumerate(text.to_pylist()) if not v.strip().lstrip("-").isdigit()
-            )
-            item = text[bad].as_py()
-            raise _Problems(
-                [
-                    Problem(
-                        display,
-                        f"{item!r} is not an integer index",
-                        _line(bad, options),
-                        spec.clock,
-                    )
-                ]
+            values = text.to_pylist()
+            bad = next(i for i, v in enumerate(values) if not v.strip().lstrip("-").isdigit())
+            raise _bad_clock(
+                display, options, spec, bad, f"{values[bad]!r} is not an integer index"
             ) from None
     try:
         if options.datetime_format:
@@ -219,22 +210,25 @@ def _clock(table: Any, spec: TelemetrySpec, display: str, options: SourceOptions
         else:
             stamps = pc.cast(text, pa.timestamp("us"))
     except pa.ArrowInvalid:
+        values = text.to_pylist()
+        bad = _first_bad_time(values, options.datetime_format)
         expected = options.datetime_format or "ISO 8601"
-        bad = _first_bad_time(text.to_pylist(), options.datetime_format)
-        item = text[bad].as_py()
-        raise _Problems(
-            [
-                Problem(
-                    display,
-                    f"{item!r} is not a datetime in the format {expected}",
-                    _line(bad, options),
-                    spec.clock,
-                )
-            ]
+        raise _bad_clock(
+            display,
+            options,
+            spec,
+            bad,
+            f"{values[bad]!r} is not a datetime in the format {expected}",
         ) from None
     if stamps.type.tz is None:
         stamps = pc.assume_timezone(stamps, options.timezone)
     return pc.cast(stamps, pa.timestamp("us", "UTC"))
+
+
+def _bad_clock(
+    display: str, options: SourceOptions, spec: TelemetrySpec, index: int, message: str
+) -> _Problems:
+    return _Problems([Problem(display, message, _line(index, options), spec.clock)])
 
 
 def _has_offset(text: str) -> bool:

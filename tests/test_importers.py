@@ -228,3 +228,41 @@ def test_telemetry_errors_name_the_line(store: GraphStore, tmp_path: Path) -> No
     with pytest.raises(ValidationError, match=r"samples.csv:3: value: 'warm' is not a number"):
         import_file(store, "telemetry", data)
     assert counts(store) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "message"),
+    [
+        (
+            "sensor_id,channel,timestamp,value",
+            "S1,temp,yesterday,20.5",
+            "samples.csv:3: timestamp: 'yesterday' is not a datetime in the format ISO 8601",
+        ),
+        (
+            "sensor_id,channel,timestamp,value",
+            "S1,temp,,20.5",
+            "samples.csv:3: timestamp: a value is required",
+        ),
+    ],
+    ids=["bad time", "no time"],
+)
+def test_telemetry_clock_errors_name_the_line(
+    store: GraphStore, tmp_path: Path, header: str, row: str, message: str
+) -> None:
+    data = tmp_path / "samples.csv"
+    data.write_text(f"{header}\nS1,temp,2025-01-01T00:00:00Z,20.0\n{row}\n")
+    with pytest.raises(ValidationError) as excinfo:
+        import_file(store, "telemetry", data)
+    assert message in str(excinfo.value)
+
+
+def test_an_indexed_telemetry_file_with_a_bad_index(store: GraphStore, tmp_path: Path) -> None:
+    data = tmp_path / "cycles.txt"
+    data.write_text("1 1 0.5\n1 2 0.6\n1 x 0.7\n")
+    mapping = tmp_path / "cycles.toml"
+    mapping.write_text(
+        'kind = "telemetry"\n[source]\nseparator = "whitespace"\nheader = false\nnames = ["unit", "cycle", "s1"]\n'
+        '[telemetry]\nlayout = "wide"\nindex = "cycle"\nsensor = "E-{unit}"\n'
+    )
+    with pytest.raises(ValidationError, match=r"cycles.txt:3: cycle: 'x' is not an integer index"):
+        import_file(store, "telemetry", data, ImportOptions(mapping=mapping))

@@ -170,9 +170,8 @@ def _check_value(value: Any) -> str | None:
     if isinstance(value, float):
         return None if math.isfinite(value) else "not a finite number"
     if isinstance(value, list):
-        kinds = {type(v) for v in value}
-        if len(kinds) > 1 and not kinds <= {int, float}:
-            return "a list must hold values of one type"
+        if len({type(v) for v in value}) > 1:
+            return "a list must hold values of one type (Neo4j stores no mixed lists)"
         for item in value:
             if item is None or isinstance(item, list | dict):
                 return "a list may hold only strings, numbers or booleans"

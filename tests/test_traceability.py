@@ -62,7 +62,10 @@ def test_a_replaced_lot_is_reported_removed_with_date_and_work_order(
     through_motor = next(e for e in exposures if e.depth == 2)
     assert through_motor.path == [pump(12), motor(12), DEFECTIVE]
     assert through_motor.status == "installed"
-    assert direct.site == [{"uid": "site:PLANT-NORTH", "label": "Site", "name": "PLANT-NORTH"}]
+    assert {s["label"] for s in direct.site} == {
+        "Site",
+        "Space",
+    }  # the plant, and its pump room (IFC)
 
 
 def test_recall_as_of_a_date(pump_fleet: GraphStore) -> None:
@@ -157,6 +160,7 @@ def test_trace_of_a_pump(pump_fleet: GraphStore) -> None:
         "location",
         "sensors",
         "maintenance",
+        "alerts",
         "twin",
         "simulations",
     }

@@ -1,0 +1,77 @@
+"""The model contract: registry by name, declared parameters and roles, checked values."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim import get_model, model_names
+from sim.errors import MissingInputError, SimError, UnknownModelError
+from sim.inputs import ChannelInfo, resolve_roles
+from sim.model import parse_assignments
+
+
+def test_registry_lists_and_loads_models_by_name() -> None:
+    assert model_names() == ["age-replacement", "rul-kernel", "thermal-pump", "weibull"]
+    for name in model_names():
+        model = get_model(name)
+        schema = model.schema()
+        assert schema["model"] == name and schema["version"] and schema["operations"]
+        for operation in model.operations:
+            assert callable(getattr(model, operation))
+        for parameter in (*model.parameters, *model.scenario):
+            assert parameter.lower <= parameter.default <= parameter.upper and parameter.unit
+    with pytest.raises(UnknownModelError, match="did you mean thermal-pump"):
+        get_model("thermal-pmp")
+
+
+def test_values_are_checked_by_name_and_bounds() -> None:
+    model = get_model("thermal-pump")
+    assert model.checked({"c_motor": 5000}) == {"c_motor": 5000.0}
+    with pytest.raises(SimError, match=r"outside its bounds \[0.0, 1.0\]"):
+        model.checked({"loss_fraction": 1.5})
+    with pytest.raises(SimError, match="has no parameter 'load'"):
+        model.checked({"load": 1.2})  # a scenario variable, not a parameter
+    assert model.checked({"load": 1.2}, scenario=True) == {"load": 1.2}
+    assert parse_assignments(["load=1,1.5", "t_ambient=30"]) == {
+        "load": [1.0, 1.5],
+        "t_ambient": [30.0],
+    }
+    for bad in ("load", "load=x", "=3", "load="):
+        with pytest.raises(SimError):
+            parse_assignments([bad])
+
+
+def test_roles_resolve_by_quantity_then_name() -> None:
+    """SKAB's rig has two temperature channels: the names tell motor body from fluid."""
+    channels = [
+        ChannelInfo(f"channel:RIG/{name}", name, quantity, None, "time")
+        for name, quantity in (("Voltage", "voltage"), ("Current", "current"),
+                               ("Temperature", "temperature"), ("Thermocouple", "temperature"))
+    ]  # fmt: skip
+    roles = resolve_roles(get_model("thermal-pump").roles, channels, "unit:X/1")
+    assert roles["motor_temperature"][0].channel == "Temperature"
+    assert roles["fluid_temperature"][0].channel == "Thermocouple"
+    swapped = resolve_roles(
+        get_model("thermal-pump").roles,
+        channels,
+        "unit:X/1",
+        {
+            "motor_temperature": "channel:RIG/Thermocouple",
+            "fluid_temperature": "channel:RIG/Temperature",
+        },
+    )
+    assert swapped["motor_temperature"][0].channel == "Thermocouple"
+    with pytest.raises(MissingInputError, match="--channel voltage="):
+        resolve_roles(get_model("thermal-pump").roles, channels[1:], "unit:X/1")
+
+
+def test_prediction_features_equal_the_training_features_at_the_last_cycle() -> None:
+    """Predictions compute only the last cycle's features; they must be the same numbers."""
+    import numpy as np
+
+    from sim.rul import _features, _last_features
+
+    rng = np.random.default_rng(0)
+    for length in (1, 2, 31, 40, 41, 200):
+        values, age = rng.normal(size=(length, 5)), np.arange(1.0, length + 1)
+        assert np.allclose(_features(values, age, 40, 30)[-1], _last_features(values, age, 40, 30))

@@ -128,6 +128,14 @@ def trace_tree(data: dict[str, Any], structure: list[Item]) -> Tree:
             branch.add(
                 f"{(event['opened'] or '')[:10]} {event['work_order']} {event['type']}{mode} {state}: {event['description'] or ''}{moved}"
             )
+    if data.get("alerts"):
+        branch = tree.add(f"alerts ({sum(a['status'] == 'open' for a in data['alerts'])} open)")
+        for a in data["alerts"]:
+            state = "[red]open[/]" if a["status"] == "open" else f"cleared {a['end']}"
+            contributors = ", ".join(a["contributors"] or [])
+            branch.add(
+                f"{a['start']} {a['severity']} {state}: peak {a['peak_score']:.3g} / {a['threshold']:.3g} on {contributors} [dim]({a['uid']})[/]"
+            )
     twin = data.get("twin")
     if twin:
         tree.add(

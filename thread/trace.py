@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from thread.alerts import alerts_for_unit
 from thread.configuration import Item, structure
 from thread.diagram import Diagram
 from thread.entities import get_entity, primary_label, require_entity
@@ -18,7 +19,7 @@ from thread.stores.base import GraphStore
 __all__ = ["SECTIONS", "Section", "Trace", "trace"]
 
 Section = Literal[
-    "revision", "structure", "location", "sensors", "maintenance", "twin", "simulations"
+    "revision", "structure", "location", "sensors", "maintenance", "alerts", "twin", "simulations"
 ]
 SECTIONS: tuple[Section, ...] = get_args(Section)
 
@@ -92,6 +93,9 @@ class Trace:
             diagram.edge(
                 diagram.node(sensor["uid"], f"Sensor\n{sensor['sensor_id']}"), root, "OBSERVES"
             )
+        for alert in self.sections.get("alerts", []):
+            caption = f"Alert\n{alert['status']} {alert['start']}"
+            diagram.edge(diagram.node(alert["uid"], caption), root, "RAISED_ON")
         for event in self.sections.get("maintenance", []):
             diagram.edge(
                 diagram.node(event["uid"], f"MaintenanceEvent\n{event['work_order']}"),
@@ -214,7 +218,11 @@ def _simulations(store: GraphStore, uid: str) -> list[dict[str, Any]]:
         "RETURN s AS run ORDER BY s.finished DESC",
         {"uid": uid},
     )
-    return [{k: v for k, v in row["run"].items() if not k.startswith("_")} for row in rows]
+    # a detector's calibration keeps its whole fitted model as JSON in `parameters`
+    return [
+        {k: v for k, v in row["run"].items() if not k.startswith("_") and k != "parameters"}
+        for row in rows
+    ]
 
 
 def trace(
@@ -244,6 +252,7 @@ def trace(
         },
         "sensors": _sensors,
         "maintenance": _maintenance,
+        "alerts": alerts_for_unit,
         "twin": _twin,
         "simulations": _simulations,
     }

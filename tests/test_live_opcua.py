@@ -1,0 +1,220 @@
+"""OPC UA against a real asyncua server: subscription ingest with source timestamps and
+status codes, and guarded write-back of a set point recorded as a Command."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from test_live_support import PumpServer, pump_server
+from typer.testing import CliRunner
+
+from cli.main import app as cli_app
+from importers.live import IngestOptions, ingest_opcua
+from thread.commands import CommandRefused, act
+from thread.live import LiveEvent
+from thread.opcua import OpcuaAccess
+from thread.records import node, rel
+from thread.segments import read_good_samples
+from thread.service import Source, ThreadService
+from thread.stores import GraphStore
+from thread.telemetry import read_channel
+from thread.twins import refresh_twins
+
+MAPPING = Path(__file__).parent / "data" / "live" / "pump-opcua.toml"
+UNIT = "unit:P-100/SN-0001"
+TWIN = "twin:P-100/SN-0001"
+# the device's clock runs a day ahead of the values the server started with
+T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+BAD_SENSOR_FAILURE = 0x808B0000  # BadSensorFailure
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[PumpServer]:
+    with pump_server() as running:
+        yield running
+
+
+def ingest(
+    store: GraphStore, server: PumpServer, feed: list[tuple[str, float | None, int, int]]
+) -> list[LiveEvent]:
+    """Run the OPC UA ingest while the device writes `feed` (node, value, seconds, status)."""
+    events: list[LiveEvent] = []
+    stop = threading.Event()
+    options = IngestOptions(create_missing=True, flush_interval=0.1)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            ingest_opcua(
+                store,
+                OpcuaAccess(server.endpoint),
+                MAPPING,
+                stop,
+                options=options,
+                on_event=events.append,
+            )
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not any(e.kind == "connected" for e in events):
+        assert not errors, errors
+        assert time.monotonic() < deadline, "no OPC UA subscription"
+        time.sleep(0.02)
+    for name, value, seconds, status in feed:
+        server.set(name, value, T0 + timedelta(seconds=seconds), status)
+        time.sleep(0.06)  # one publishing interval apart, as a device would
+    time.sleep(0.5)
+    stop.set()
+    thread.join(30)
+    assert not errors, errors
+    return events
+
+
+@pytest.fixture
+def pump(embedded_store: GraphStore, server: PumpServer) -> GraphStore:
+    """A unit with its twin, its channels bound by the OPC UA mapping (one ingest run)."""
+    onto = embedded_store.ontology
+    unit = node(onto, "Unit", {"part_number": "P-100", "serial": "SN-0001", "status": "in_service"})
+    ThreadService(embedded_store).import_records([unit], Source("test", "pump"))
+    refresh_twins(embedded_store)
+    server.set("SpeedSetpoint", 1450.0, datetime.now(UTC))  # as the server started
+    ingest(embedded_store, server, [])
+    return embedded_store
+
+
+def test_subscription_keeps_source_timestamps_and_flags_bad_quality(
+    pump: GraphStore, server: PumpServer
+) -> None:
+    feed = [
+        ("Temperature", 40.0, 0, 0),
+        ("Temperature", 41.5, 1, 0),
+        ("Temperature", None, 2, BAD_SENSOR_FAILURE),
+        ("Temperature", 43.0, 3, 0),
+        ("Vibration", 2.5, 0, 0),
+    ]
+    ingest(pump, server, feed)
+    table = read_channel(pump.data_dir, "channel:PUMP-1/temperature")
+    stamps = [t for t in table.column("t").to_pylist() if T0 <= t < T0 + timedelta(hours=1)]
+    assert stamps == [T0 + timedelta(seconds=s) for s in (0, 1, 2, 3)]
+    times, values = read_good_samples(pump.data_dir, "channel:PUMP-1/temperature")
+    window = (times >= T0.timestamp() * 1e6) & (times < (T0.timestamp() + 3600) * 1e6)
+    assert values[window].tolist() == [40.0, 41.5, 43.0]  # the bad one is stored, not good
+    summary = pump.read(
+        "MATCH (c:Channel {uid: 'channel:PUMP-1/temperature'}) "
+        "RETURN c.last_value AS last, c.last AS at, c.bad_count AS bad, c.max AS max"
+    )[0]
+    at = (T0 + timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert summary == {"last": 43.0, "at": at, "bad": 1, "max": 43.0}
+    control = pump.read(
+        "MATCH (:Unit {uid: $unit})<-[:OBSERVES]-(:Sensor)-[:HAS_CHANNEL]->(c:Channel {control: true}) "
+        "RETURN c.channel AS channel, c.setpoint_min AS low, c.setpoint_max AS high, c.opcua_node AS node",
+        {"unit": UNIT},
+    )
+    assert control == [
+        {
+            "channel": "speed_setpoint",
+            "low": 0.0,
+            "high": 3000.0,
+            "node": "ns=2;s=Pump1.SpeedSetpoint",
+        }
+    ]
+
+
+def test_guarded_write_back_within_bounds_is_recorded_with_its_read_back(
+    pump: GraphStore, server: PumpServer
+) -> None:
+    dry = act(pump, TWIN, "speed_setpoint", 1500, reason="more flow")
+    assert dry.status == "dry-run" and dry.command is None
+    assert server.read("SpeedSetpoint") == 1450.0
+    assert pump.read("MATCH (c:Command) RETURN c.uid AS uid") == []
+
+    done = act(
+        pump, TWIN, "speed_setpoint", 1500, reason="more flow", confirm=True, issued_by="ops"
+    )
+    assert done.status == "confirmed"
+    assert (done.before, done.read_back) == (1450.0, 1500.0)
+    assert server.read("SpeedSetpoint") == 1500.0
+    recorded = pump.read(
+        "MATCH (c:Command)-[:ISSUED_TO]->(u:Unit), (c)-[:SETS]->(ch:Channel) "
+        "RETURN c.value AS value, c.read_back AS read_back, c.previous_value AS before, "
+        "c.issued_by AS by, c.reason AS reason, c.status AS status, u.uid AS unit, ch.channel AS channel"
+    )
+    assert recorded == [
+        {
+            "value": 1500.0,
+            "read_back": 1500.0,
+            "before": 1450.0,
+            "by": "ops",
+            "reason": "more flow",
+            "status": "confirmed",
+            "unit": UNIT,
+            "channel": "speed_setpoint",
+        }
+    ]
+
+
+def test_write_back_outside_bounds_is_refused_and_writes_nothing(
+    pump: GraphStore, server: PumpServer
+) -> None:
+    before = server.read("SpeedSetpoint")
+    with pytest.raises(CommandRefused, match=r"outside the bounds .*: 0 \.\. 3000 rpm"):
+        act(pump, TWIN, "speed_setpoint", 3500, confirm=True)
+    with pytest.raises(CommandRefused, match="not a control channel"):
+        act(pump, TWIN, "temperature", 10, confirm=True)
+    assert server.read("SpeedSetpoint") == before
+    assert pump.read("MATCH (c:Command) RETURN c.uid AS uid") == []
+
+
+def test_an_open_critical_alert_blocks_write_back_unless_the_command_answers_it(
+    pump: GraphStore, server: PumpServer
+) -> None:
+    onto = pump.ontology
+    alert = node(
+        onto,
+        "Alert",
+        {
+            "alert_id": "A-1",
+            "status": "open",
+            "severity": "critical",
+            "start": "2025-03-01T12:00:00Z",
+        },
+    )
+    ThreadService(pump).import_records(
+        [alert, rel("RAISED_ON", alert, ("Unit", UNIT))], Source("test", "alert")
+    )
+    with pytest.raises(CommandRefused, match=r"open critical alert.*alert:A-1"):
+        act(pump, TWIN, "speed_setpoint", 1000, confirm=True)
+    assert pump.read("MATCH (c:Command) RETURN c.uid AS uid") == []
+
+    done = act(
+        pump, TWIN, "speed_setpoint", 1000, confirm=True, answers="alert:A-1", reason="cool down"
+    )
+    assert done.status == "confirmed" and server.read("SpeedSetpoint") == 1000.0
+    answered = pump.read("MATCH (c:Command)-[:ANSWERS]->(a:Alert) RETURN a.uid AS alert")
+    assert answered == [{"alert": "alert:A-1"}]
+
+
+def test_act_command_line(pump: GraphStore, server: PumpServer) -> None:
+    app = cli_app
+    runner = CliRunner()
+    store = ["--store", f"embedded:{pump.folder}#{pump.graph_name}"]  # type: ignore[attr-defined]
+    dry = runner.invoke(app, [*store, "act", TWIN, "speed_setpoint", "1200"])
+    assert dry.exit_code == 0, dry.output
+    assert "dry run: would set speed_setpoint = 1200" in dry.stdout
+    refused = runner.invoke(app, [*store, "act", TWIN, "speed_setpoint", "3500", "--confirm"])
+    assert refused.exit_code == 1
+    assert "Error: 3500 is outside the bounds" in refused.stderr
+    done = runner.invoke(
+        app, [*store, "act", TWIN, "speed_setpoint", "1200", "--confirm", "--by", "cli", "--json"]
+    )
+    assert done.exit_code == 0, done.output
+    assert '"status": "confirmed"' in done.stdout and '"read_back": 1200.0' in done.stdout
+    assert server.read("SpeedSetpoint") == 1200.0

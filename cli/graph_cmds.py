@@ -49,6 +49,8 @@ def status(ctx: typer.Context, json_output: bool = JSON) -> None:
     out.print(rels)
     if info.import_runs:
         out.print(rows_table(info.import_runs, title="recent import runs"))
+    if info.audit_runs:
+        out.print(rows_table(info.audit_runs, title="recent audits"))
 
 
 def show(

@@ -16,6 +16,7 @@ from importers.run import ImportOptions, import_file, import_folder, refresh_aft
 from thread.errors import ThreadError
 from thread.query import parse_params
 from thread.service import Counts, ImportReport
+from thread.stores import GraphStore
 
 
 def _report_table(report: ImportReport) -> Table:
@@ -75,6 +76,21 @@ def _shown_on_error(reports: list[ImportReport], json_output: bool) -> Iterator[
         raise
 
 
+def _audit(store: GraphStore, json_output: bool) -> None:
+    """The audits after an import, as `thread audit` runs them; their exit code is ours."""
+    from cli.audit_cmds import EXIT_USAGE, show_report
+    from thread.audit import AuditOptions, AuditUsageError, all_rules, run_audit
+
+    try:
+        result = run_audit(store, all_rules(project=Path.cwd()), AuditOptions())
+    except AuditUsageError as exc:
+        err.print(f"[bold red]Error:[/] {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    if not json_output:
+        show_report(result, 10)
+    raise typer.Exit(result.exit_code)
+
+
 def _variants(pairs: list[str]) -> dict[str, str]:
     variants = {}
     for pair in pairs:
@@ -97,6 +113,7 @@ def import_(
     no_payloads: bool = typer.Option(False, "--no-payloads", help="USD: do not load payloads."),
     variant: list[str] = typer.Option([], "--variant", help="USD: variant selection SET=VALUE for every prim with that set."),
     json_output: bool = typer.Option(False, "--json", help="Print the import reports as JSON."),
+    audit: bool = typer.Option(False, "--audit", help="Run the audits after the import; exit 1 when they fail."),
 ) -> None:  # fmt: skip
     """Import files into the thread: validate everything first, write nothing on any error."""
     state: AppState = ctx.obj
@@ -131,6 +148,8 @@ def import_(
                 reports.append(import_file(store, kind, path, settings, progress))
             refresh_after(store, reports, progress)
     _show(reports, json_output)
+    if audit and not dry_run:
+        _audit(store, json_output)
 
 
 import_.__doc__ = (import_.__doc__ or "") + "\n\nKinds: auto, " + ", ".join(importer_kinds()) + "."

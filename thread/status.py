@@ -18,6 +18,7 @@ class StoreStatus:
     labels: dict[str, int] = field(default_factory=dict)
     relationships: dict[str, int] = field(default_factory=dict)
     import_runs: list[dict[str, Any]] = field(default_factory=list)
+    audit_runs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def nodes(self) -> int:
@@ -33,7 +34,7 @@ class StoreStatus:
 
 def store_status(store: GraphStore, runs: int = 10) -> StoreStatus:
     """Counts per label (without the shared Entity label), per relationship type, and the
-    latest `runs` import runs, newest first."""
+    latest `runs` import runs and audit runs, newest first."""
     from thread.stores.falkordb_store import FalkorDBStore
 
     server = asdict(store.server.status()) if isinstance(store, FalkorDBStore) else None
@@ -48,10 +49,16 @@ def store_status(store: GraphStore, runs: int = 10) -> StoreStatus:
     ):
         status.relationships[row["type"]] = row["count"]
     status.import_runs = store.read(
-        "MATCH (r:ImportRun) RETURN r.uid AS uid, r.importer AS importer, r.source AS source, "
+        "MATCH (r:ImportRun) WHERE r.importer <> 'audit' RETURN r.uid AS uid, r.importer AS importer, r.source AS source, "
         "r.status AS status, r.started AS started, r.finished AS finished, "
         "r.nodes_created AS created, r.nodes_updated AS updated, r.nodes_disappeared AS disappeared "
         "ORDER BY r.started DESC, r.uid DESC LIMIT $runs",
+        {"runs": runs},
+    )
+    status.audit_runs = store.read(
+        "MATCH (a:AuditRun) RETURN a.uid AS uid, a.status AS status, a.as_of AS as_of, "
+        "a.finished AS finished, a.failed AS failed, a.violations AS violations, "
+        "a.new_violations AS new ORDER BY a.finished DESC, a.uid DESC LIMIT $runs",
         {"runs": runs},
     )
     return status

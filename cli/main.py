@@ -8,10 +8,15 @@ import typer
 from typer.core import TyperGroup
 
 from cli import (
+    audit_cmds,
     demo_cmds,
+    export_cmds,
     graph_cmds,
     import_cmds,
+    live_cmds,
+    rdf_cmds,
     serve_cmds,
+    sim_cmds,
     store_cmds,
     traceability_cmds,
     twin_cmds,
@@ -97,6 +102,15 @@ app.add_typer(twin_cmds.app, name="twin")
 app.command()(serve_cmds.serve)
 app.add_typer(serve_cmds.token_app, name="token")
 app.add_typer(store_cmds.app, name="store")
+export_cmds.app.command(name="rdf")(rdf_cmds.rdf)
+app.add_typer(export_cmds.app, name="export")
+app.command(name="audit")(audit_cmds.audit)
+app.command(name="validate")(audit_cmds.validate)
+app.add_typer(sim_cmds.app, name="sim")
+app.add_typer(live_cmds.ingest_app, name="ingest")
+app.add_typer(live_cmds.detect_app, name="detect")
+app.command(name="alerts")(live_cmds.alerts_cmd)
+app.command(name="act")(live_cmds.act_cmd)
 
 
 def run() -> None:

@@ -30,6 +30,7 @@ _REGISTRY: dict[str, str] = {
     # maintenance
     "work-orders": "importers.maintenance:WorkOrdersImporter",
     "replacements": "importers.maintenance:ReplacementsImporter",
+    "deviations": "importers.deviations:DeviationsImporter",
     # sensors
     "sensors": "importers.sensors:SensorsImporter",
     "telemetry": "importers.telemetry:TelemetryImporter",

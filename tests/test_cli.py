@@ -15,7 +15,18 @@ from cli.main import app
 from thread.stores.embedded_server import EmbeddedServer
 
 runner = CliRunner()
-HEAVY = ("pxr", "ifcopenshell", "scipy", "neo4j", "pyarrow")
+HEAVY = (
+    "pxr",
+    "ifcopenshell",
+    "scipy",
+    "neo4j",
+    "pyarrow",
+    "numpy",
+    "rdflib",
+    "fastapi",
+    "paho",
+    "asyncua",
+)
 
 
 @pytest.fixture

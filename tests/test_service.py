@@ -312,3 +312,11 @@ def test_reserved_property_names_are_refused(store: GraphStore) -> None:
         ThreadService(store).import_records(
             [NodeRecord("Part", "part:X", {"part_number": "X", "_run": "x"})], SOURCE
         )
+
+
+def test_a_uid_with_outer_blanks_is_a_problem_not_a_crash(store: GraphStore) -> None:
+    record = NodeRecord("Part", "part:P-1 ", {"part_number": "P-1 "}, Origin("parts.csv", 2))
+    with pytest.raises(
+        ValidationError, match=r"parts.csv:2: uid 'part:P-1 ' has leading or trailing blanks"
+    ):
+        ThreadService(store).import_records([record], SOURCE)

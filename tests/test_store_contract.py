@@ -172,3 +172,12 @@ def test_a_read_past_its_time_limit_is_stopped(store: GraphStore) -> None:
             timeout_ms=20,
         )
     assert store.read("RETURN 1 AS one") == [{"one": 1}]
+
+
+@pytest.mark.parametrize(
+    "uid", ["part:X ", " part:X", "part:X\t"], ids=["trailing", "leading", "tab"]
+)
+def test_a_uid_with_outer_whitespace_is_refused(store: GraphStore, uid: str) -> None:
+    with pytest.raises(QueryError, match="leading or trailing whitespace"):
+        store.upsert_nodes("Part", [{"uid": uid, "props": {"part_number": "X"}}])
+    assert store.read("MATCH (n) RETURN count(n) AS c") == [{"c": 0}]

@@ -341,6 +341,14 @@ class ThreadService:
                 problems.append(_problem(records[0].origin, str(exc)))
                 continue
             for record in records:
+                if record.uid != record.uid.strip() or any(ord(c) < 32 for c in record.uid):
+                    problems.append(
+                        _problem(
+                            record.origin,
+                            f"uid {record.uid!r} has leading or trailing blanks or control characters",
+                        )
+                    )
+                    continue
                 if not record.uid.startswith(info.uid_prefix + ":"):
                     problems.append(
                         _problem(
@@ -367,6 +375,14 @@ class ThreadService:
                 continue
             temporal = onto.relation(rel_type).temporal
             for rec in records:
+                for uid in (rec.src, rec.dst):
+                    if uid != uid.strip() or any(ord(c) < 32 for c in uid):
+                        problems.append(
+                            _problem(
+                                rec.origin,
+                                f"{rel_type} names uid {uid!r}, which has leading or trailing blanks or control characters",
+                            )
+                        )
                 for uid, label in ((rec.src, src_label), (rec.dst, dst_label)):
                     known = collected.nodes.get(uid)
                     if known is not None and known.label != label:

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import ontology
 from ontology import ENTITY_LABEL, Ontology
-from thread.errors import OntologyError
+from thread.errors import OntologyError, QueryError
 
 __all__ = [
     "GraphStore",
@@ -29,6 +29,7 @@ __all__ = [
     "RelRow",
     "chunked",
     "node_upsert_cypher",
+    "refuse_unsafe_uids",
     "rel_upsert_cypher",
 ]
 
@@ -87,6 +88,16 @@ def rel_upsert_cypher(onto: Ontology, rel_type: str, src_label: str, dst_label: 
         "SET r += $common, r += row.props "
         "RETURN count(r) AS written"
     )
+
+
+def refuse_unsafe_uids(rows: Sequence[NodeRow]) -> None:
+    """A uid with leading or trailing whitespace crashes FalkorDB's unique index (the
+    server exits); both stores refuse one, so the same rows behave the same everywhere."""
+    bad = [row["uid"] for row in rows if row["uid"] != row["uid"].strip()]
+    if bad:
+        raise QueryError(
+            f"uid {bad[0]!r} has leading or trailing whitespace; uids are stored trimmed"
+        )
 
 
 def chunked(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -16,6 +16,7 @@ from thread.stores.base import (
     RelRow,
     chunked,
     node_upsert_cypher,
+    refuse_unsafe_uids,
     rel_upsert_cypher,
 )
 from thread.stores.embedded_server import EmbeddedServer, no_retry
@@ -27,8 +28,19 @@ _TIMEOUT_MESSAGE = "Query timed out"
 _CONSTRAINT_WAIT_S = 120.0
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def _plain(value: Any) -> Any:
-    """Turn the client's Node, Edge and Path objects into plain dicts and lists."""
+    """Turn the client's Node, Edge and Path objects into plain dicts and lists.
+
+    Scalars come first: they are most of any result, and this runs for every value."""
+    if isinstance(value, _SCALARS):
+        return value
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
     from falkordb import Edge, Node, Path
 
     if isinstance(value, Node):
@@ -40,10 +52,6 @@ def _plain(value: Any) -> Any:
             "nodes": [_plain(n) for n in value.nodes()],
             "relationships": [_plain(e) for e in value.edges()],
         }
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
     return value
 
 
@@ -134,6 +142,7 @@ class FalkorDBStore(GraphStore):
     def upsert_nodes(
         self, label: str, rows: Sequence[NodeRow], common: Mapping[str, Any] | None = None
     ) -> int:
+        refuse_unsafe_uids(rows)
         return self._write_batches(node_upsert_cypher(self.ontology, label), rows, common)
 
     def upsert_relationships(

@@ -16,6 +16,7 @@ from thread.stores.base import (
     RelRow,
     chunked,
     node_upsert_cypher,
+    refuse_unsafe_uids,
     rel_upsert_cypher,
 )
 
@@ -183,6 +184,7 @@ class Neo4jStore(GraphStore):
     def upsert_nodes(
         self, label: str, rows: Sequence[NodeRow], common: Mapping[str, Any] | None = None
     ) -> int:
+        refuse_unsafe_uids(rows)
         return self._write_batches(node_upsert_cypher(self.ontology, label), rows, common)
 
     def upsert_relationships(

@@ -131,7 +131,6 @@ def _read_table(path: Path, display: str, options: SourceOptions, spec: Telemetr
         encoding=options.encoding,
         skip_rows=options.skip_rows,
         column_names=None if options.header else list(options.names),
-        block_size=1 << 24,
     )
     parse = pacsv.ParseOptions(delimiter=options.separator)
     convert = pacsv.ConvertOptions(strings_can_be_null=True, column_types={spec.clock: pa.string()})
@@ -410,21 +409,35 @@ class TelemetryImporter(Importer):
     def _long(
         self, frame: Any, spec: TelemetrySpec, context: ImportContext, origin: Origin
     ) -> Iterator[Record]:
+        """Cut long-form samples per channel: sort row numbers by (sensor, channel) codes,
+        then move only the t and value columns, never the strings."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         frame = frame.filter(pc.is_valid(frame.column("value")))
-        key = pc.binary_join_element_wise(frame.column("sensor"), frame.column("channel"), "\x1f")
-        frame = frame.append_column("key", key)
-        frame = frame.take(
-            pc.sort_indices(frame, sort_keys=[("key", "ascending"), ("t", "ascending")])
+        sensors = pc.dictionary_encode(frame.column("sensor")).combine_chunks()
+        channels = pc.dictionary_encode(frame.column("channel")).combine_chunks()
+        width = max(len(channels.dictionary), 1)
+        code = pc.add(
+            pc.multiply(pc.cast(sensors.indices, pa.int64()), width),
+            pc.cast(channels.indices, pa.int64()),
         )
+        # a stable sort on one integer key keeps each channel's rows in file order, which is
+        # time order in nearly every export (staging sorts the rare channel that is not)
+        order = pc.sort_indices(code)
+        codes = pc.take(code, order)
+        t, values = pc.take(frame.column("t"), order), pc.take(frame.column("value"), order)
+        sensor_names = sensors.dictionary.to_pylist()
+        channel_names = channels.dictionary.to_pylist()
         seen: set[str] = set()
-        for joined, start, stop in _runs(frame.column("key")):
-            sensor_id, _, channel = joined.partition("\x1f")
+        for joined, start, stop in _runs(codes):
+            sensor_id, channel = sensor_names[joined // width], channel_names[joined % width]
             if sensor_id not in seen:
                 seen.add(sensor_id)
-                yield from self._sensor_records(frame, start, sensor_id, spec, context, origin)
-            part = frame.slice(start, stop - start)
-            samples = pa.table({"t": part.column("t"), "value": part.column("value")})
+                yield from self._sensor_records(
+                    frame, order[start].as_py(), sensor_id, spec, context, origin
+                )
+            samples = pa.table(
+                {"t": t.slice(start, stop - start), "value": values.slice(start, stop - start)}
+            )
             yield from self._channel_records(sensor_id, channel, samples, spec, context, origin)

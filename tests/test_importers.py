@@ -266,3 +266,31 @@ def test_an_indexed_telemetry_file_with_a_bad_index(store: GraphStore, tmp_path:
     )
     with pytest.raises(ValidationError, match=r"cycles.txt:3: cycle: 'x' is not an integer index"):
         import_file(store, "telemetry", data, ImportOptions(mapping=mapping))
+
+
+def test_long_telemetry_out_of_order_and_repeated(store: GraphStore, tmp_path: Path) -> None:
+    from thread.telemetry import read_channel
+
+    data = tmp_path / "samples.csv"
+    data.write_text(
+        "sensor_id,channel,timestamp,value\n"
+        "S1,temp,2025-01-01T00:02:00Z,3.0\n"
+        "S2,temp,2025-01-01T00:00:00Z,9.0\n"
+        "S1,temp,2025-01-01T00:00:00Z,1.0\n"
+        "S1,temp,2025-01-01T00:01:00Z,2.0\n"
+        "S1,temp,2025-01-01T00:01:00Z,2.5\n"
+    )
+    report = import_file(store, "telemetry", data)
+    assert report.samples == 5
+    samples = read_channel(store.data_dir, "channel:S1/temp")
+    assert samples.column("value").to_pylist() == [
+        1.0,
+        2.5,
+        3.0,
+    ]  # sorted, the repeated t keeps its last value
+    channel = store.read("MATCH (c:Channel {uid: 'channel:S1/temp'}) RETURN c")[0]["c"]
+    assert (channel["count"], channel["first"], channel["last_value"]) == (
+        3,
+        "2025-01-01T00:00:00Z",
+        3.0,
+    )

@@ -13,6 +13,7 @@ import hashlib
 import os
 from collections import defaultdict
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,19 +76,20 @@ def summarize(table: Any, data_path: str) -> dict[str, PropValue]:
     summary: dict[str, PropValue] = {"data_path": data_path, "count": count}
     if count == 0:
         return summary
-    ordered = table.sort_by("t")
-    extremes = pc.min_max(values)
+    times = table.column("t")
+    extremes, span = pc.min_max(values), pc.min_max(times)
     low, high = extremes["min"].as_py(), extremes["max"].as_py()
-    is_time = pa.types.is_timestamp(ordered.schema.field("t").type)
+    last = span["max"]
+    is_time = pa.types.is_timestamp(table.schema.field("t").type)
     summary.update(
         {
             "index_kind": "time" if is_time else "index",
-            "first": _plain_t(ordered.column("t")[0].as_py()),
-            "last": _plain_t(ordered.column("t")[-1].as_py()),
+            "first": _plain_t(span["min"].as_py()),
+            "last": _plain_t(last.as_py()),
             "min": low,
             "max": high,
             "mean": pc.mean(values).as_py(),
-            "last_value": ordered.column("value")[-1].as_py(),
+            "last_value": values[pc.index(times, last).as_py()].as_py(),
             "constant": low == high,
         }
     )
@@ -143,6 +145,24 @@ def _check(channel: str, table: Any, origin: str) -> list[Problem]:
     return problems
 
 
+def _one_per_t(table: Any) -> Any:
+    """Sorted by t with one sample per t (a repeated t keeps its last value); already
+    sorted batches, the usual case, are not sorted again."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if table.num_rows < 2:
+        return table
+    times = table.column("t")
+    if not pc.all(pc.greater_equal(times[1:], times[:-1])).as_py():
+        table = table.sort_by("t")
+        times = table.column("t")
+    keep = pc.not_equal(times[1:], times[:-1])
+    if pc.all(keep).as_py():
+        return table
+    return table.filter(pa.concat_arrays([keep.combine_chunks(), pa.array([True])]))
+
+
 def stage_samples(
     samples: Iterable[Samples], data_dir: Path, source_identity: str
 ) -> StagedTelemetry:
@@ -153,7 +173,6 @@ def stage_samples(
         ValidationError: a batch has the wrong columns or types; nothing was written.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     by_channel: dict[str, list[Any]] = defaultdict(list)
@@ -167,33 +186,32 @@ def stage_samples(
 
     staged = StagedTelemetry()
     part = _part_name(source_identity)
+    writes: list[Future[None]] = []
     try:
-        for channel, tables in by_channel.items():
-            table = pa.concat_tables(tables).sort_by("t")
-            # one sample per t and source: a repeated t keeps its last value
-            keep = (
-                pc.not_equal(table.column("t")[1:], table.column("t")[:-1])
-                if table.num_rows > 1
-                else None
-            )
-            if keep is not None:
-                mask = pa.concat_arrays([keep.combine_chunks(), pa.array([True])])
-                table = table.filter(mask)
-            folder = channel_folder(data_dir, channel)
-            folder.mkdir(parents=True, exist_ok=True)
-            final = folder / part
-            temp = folder / f".{part}.{os.getpid()}.tmp"
-            pq.write_table(table, temp)
-            staged.moves.append((temp, final))
-            others = [
-                pq.read_table(p, columns=["t", "value"])
-                for p in sorted(folder.glob("*.parquet"))
-                if p != final
-            ]
-            everything = (
-                pa.concat_tables([*others, table], promote_options="default") if others else table
-            )
-            staged.summaries[channel] = summarize(everything, str(folder.relative_to(data_dir)))
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="thread-parquet") as writer:
+            for channel, tables in by_channel.items():
+                table = _one_per_t(pa.concat_tables(tables) if len(tables) > 1 else tables[0])
+                folder = channel_folder(data_dir, channel)
+                folder.mkdir(parents=True, exist_ok=True)
+                final = folder / part
+                temp = folder / f".{part}.{os.getpid()}.tmp"
+                writes.append(
+                    writer.submit(pq.write_table, table, temp)
+                )  # writing releases the GIL
+                staged.moves.append((temp, final))
+                others = [
+                    pq.read_table(p, columns=["t", "value"])
+                    for p in sorted(folder.glob("*.parquet"))
+                    if p != final
+                ]
+                everything = (
+                    pa.concat_tables([*others, table], promote_options="default")
+                    if others
+                    else table
+                )
+                staged.summaries[channel] = summarize(everything, str(folder.relative_to(data_dir)))
+            for done in writes:
+                done.result()
     except BaseException:
         staged.discard()
         raise

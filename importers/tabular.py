@@ -271,7 +271,8 @@ def _message(error: Any) -> str:
 
 def row_props(row: Row, extra: dict[str, str], *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """The row's set fields and the mapping's extra properties, as node properties."""
-    values = {k: v for k, v in row.model_dump().items() if v is not None and k not in skip}
+    # the instance's own fields (model_dump would copy them through the serializer)
+    values = {k: v for k, v in row.__dict__.items() if v is not None and k not in skip}
     return {**extra, **values}
 
 

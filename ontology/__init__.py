@@ -116,9 +116,10 @@ class Ontology:
             raise OntologyError(
                 f"{label} is keyed by {', '.join(info.key)}; got {len(key_values)} value(s)"
             )
-        if any(not str(v) for v in key_values):
+        values = [v if isinstance(v, str) else str(v) for v in key_values]
+        if not all(values):
             raise OntologyError(f"{label} key {', '.join(info.key)} has an empty value")
-        return f"{info.uid_prefix}:{info.key_separator.join(str(v) for v in key_values)}"
+        return f"{info.uid_prefix}:{info.key_separator.join(values)}"
 
     def key_from_uid(self, label: str, uid: str) -> dict[str, str]:
         """Split a uid back into its key properties (used for placeholder nodes)."""

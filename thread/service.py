@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -50,6 +51,7 @@ ProgressCallback = Callable[[str, int, int | None], None]
 """`progress(phase, done, total)`: called as work advances; total None when unknown."""
 
 _READ_BATCH = 5000
+_CONTROL = re.compile(r"[\x00-\x1f]")
 _PROGRESS_STEP = 20000  # rows per store call between progress reports
 _DISAPPEARED_LISTED = 200
 
@@ -341,7 +343,7 @@ class ThreadService:
                 problems.append(_problem(records[0].origin, str(exc)))
                 continue
             for record in records:
-                if record.uid != record.uid.strip() or any(ord(c) < 32 for c in record.uid):
+                if record.uid != record.uid.strip() or _CONTROL.search(record.uid):
                     problems.append(
                         _problem(
                             record.origin,
@@ -376,7 +378,7 @@ class ThreadService:
             temporal = onto.relation(rel_type).temporal
             for rec in records:
                 for uid in (rec.src, rec.dst):
-                    if uid != uid.strip() or any(ord(c) < 32 for c in uid):
+                    if uid != uid.strip() or _CONTROL.search(uid):
                         problems.append(
                             _problem(
                                 rec.origin,

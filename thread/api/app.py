@@ -6,13 +6,11 @@ Long operations (imports) run as jobs: 202 with the job, then GET /jobs/{id}.
 """
 
 import asyncio
-import json
 import logging
 import re
 import shutil
 import tempfile
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +27,7 @@ from thread import __version__
 from thread.api.errors import ApiError, describe, status_of
 from thread.api.jobs import JobRunner
 from thread.api.metrics import Metrics
+from thread.api.observe import Observe
 from thread.api.tokens import Scope, Token, TokenStore
 from thread.configuration import as_of, diff
 from thread.entities import get_entity
@@ -161,33 +160,7 @@ def create_app(settings: Settings) -> FastAPI:
         }
         return JSONResponse(body, status_code=422)
 
-    @app.middleware("http")
-    async def observe(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        start = time.perf_counter()
-        limit = settings.max_upload_bytes
-        length = request.headers.get("content-length")
-        if request.method == "POST" and length and length.isdigit() and int(length) > limit:
-            response: Response = JSONResponse(
-                {
-                    "code": "too_large",
-                    "message": f"the request body is over the {limit} byte limit",
-                    "details": {"limit": limit},
-                },
-                status_code=413,
-            )
-        else:
-            response = await call_next(request)
-        elapsed = time.perf_counter() - start
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics.observe_request(request.method, route, response.status_code, elapsed)
-        log.info(json.dumps({
-            "time": utc_now(), "method": request.method, "route": route, "path": request.url.path,
-            "status": response.status_code, "duration_ms": round(elapsed * 1000, 2),
-            "token": getattr(request.state, "token", None),
-        }))  # fmt: skip
-        return response
+    app.add_middleware(Observe, metrics=metrics, max_body=settings.max_upload_bytes)
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, Any]:

@@ -10,13 +10,15 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from conftest import NO_SHARED_DATA, SHARED_DATA
 from rdflib import OWL, RDF, RDFS, Graph, URIRef
 
 from importers.run import ImportOptions, import_file
 from thread.stores import GraphStore
 
-BRICK_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "brick"
-FZK_HAUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ifc" / "AC20-FZK-Haus.ifc"
+BRICK_DATA = (SHARED_DATA or Path("/nonexistent")) / "brick"
+FZK_HAUS = (SHARED_DATA or Path("/nonexistent")) / "ifc" / "AC20-FZK-Haus.ifc"
+pytestmark = pytest.mark.skipif(SHARED_DATA is None, reason=NO_SHARED_DATA)
 FZK_BRICK = Path(__file__).resolve().parent / "data" / "rdf" / "fzk-haus-brick.ttl"
 
 MODELS = {

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import typer
+from conftest import NO_SHARED_DATA, SHARED_DATA
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from rdflib.compare import isomorphic
 from typer.testing import CliRunner
@@ -30,7 +31,7 @@ TH = Namespace("https://w3id.org/digital-thread#")
 BRICK = Namespace("https://brickschema.org/schema/Brick#")
 PROV = Namespace("http://www.w3.org/ns/prov#")
 XSD = Namespace("http://www.w3.org/2001/XMLSchema#")
-BRICK_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "brick"
+BRICK_DATA = (SHARED_DATA or Path("/nonexistent")) / "brick"
 
 
 def _export(store: GraphStore, fmt: str, path: Path, **options: Any) -> Path:
@@ -180,6 +181,7 @@ def test_export_command(pump_fleet: GraphStore, tmp_path: Path) -> None:
     assert bad.exit_code == 2
 
 
+@pytest.mark.skipif(SHARED_DATA is None, reason=NO_SHARED_DATA)
 def test_brick_models_survive_a_round_trip(embedded_store: GraphStore, tmp_path: Path) -> None:
     """A Brick model imported, exported and imported again gives the same thread."""
     import_file(embedded_store, "rdf", BRICK_DATA / "rec-with-brick" / "building.ttl")

@@ -62,6 +62,29 @@ def test_relationship_upsert_is_idempotent_and_keyed(store: GraphStore) -> None:
     assert rows[0]["r"]["_type"] == "HAS_COMPONENT" and rows[0]["r"]["quantity"] == 2
 
 
+def test_writes_larger_than_a_batch_are_all_written(store: GraphStore) -> None:
+    count = 2 * store.batch_size + 7
+    parts = [_part(f"part:B{i}", name=f"n{i}") for i in range(count)]
+    assert store.upsert_nodes("Part", parts) == count
+    revisions = [
+        {"uid": f"rev:B{i}/A", "props": {"part_number": f"B{i}", "revision": "A"}}
+        for i in range(count)
+    ]
+    store.upsert_nodes("PartRevision", revisions)
+    rels = [
+        {"src": f"part:B{i}", "dst": f"rev:B{i}/A", "key": "", "props": {}} for i in range(count)
+    ]
+    assert store.upsert_relationships("HAS_REVISION", "Part", "PartRevision", rels) == count
+    assert (
+        _count(store, "MATCH (:Part)-[r:HAS_REVISION]->(:PartRevision) RETURN count(r) AS c")
+        == count
+    )
+    last = store.read(
+        "MATCH (n:Part {uid: $uid}) RETURN n.name AS v", {"uid": f"part:B{count - 1}"}
+    )
+    assert last == [{"v": f"n{count - 1}"}]
+
+
 def test_relationship_to_a_missing_node_is_not_written(store: GraphStore) -> None:
     store.upsert_nodes("Part", [_part("part:B")])
     row = {"src": "rev:nope/1", "dst": "part:B", "key": "", "props": {}}

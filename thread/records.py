@@ -154,12 +154,17 @@ def check_props(props: Mapping[str, Any]) -> str | None:
     for name, value in props.items():
         if not isinstance(name, str) or not name or "`" in name or "\x00" in name:
             return f"invalid property name {name!r}"
-        if name.startswith("_"):
+        if name[0] == "_":
             return f"property names starting with '_' are Thread's own ({name!r})"
+        if type(value) in _FLAT:
+            continue  # most values: nothing more to check
         problem = _check_value(value)
         if problem:
             return f"property {name!r}: {problem}"
     return None
+
+
+_FLAT = frozenset({str, bool, type(None)})
 
 
 def _check_value(value: Any) -> str | None:

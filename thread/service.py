@@ -52,7 +52,7 @@ ProgressCallback = Callable[[str, int, int | None], None]
 
 _READ_BATCH = 5000
 _CONTROL = re.compile(r"[\x00-\x1f]")
-_PROGRESS_STEP = 20000  # rows per store call between progress reports
+_PROGRESS_STEP = 50000  # rows per store call between progress reports
 _DISAPPEARED_LISTED = 200
 
 
@@ -376,29 +376,33 @@ class ThreadService:
                 problems.append(_problem(records[0].origin, str(exc)))
                 continue
             temporal = onto.relation(rel_type).temporal
+            nodes = collected.nodes
             for rec in records:
-                for uid in (rec.src, rec.dst):
-                    if uid != uid.strip() or _CONTROL.search(uid):
-                        problems.append(
-                            _problem(
-                                rec.origin,
-                                f"{rel_type} names uid {uid!r}, which has leading or trailing blanks or control characters",
+                src, dst = rec.src, rec.dst
+                if src != src.strip() or dst != dst.strip() or _CONTROL.search(src + dst):
+                    for uid in (rec.src, rec.dst):
+                        if uid != uid.strip() or _CONTROL.search(uid):
+                            problems.append(
+                                _problem(
+                                    rec.origin,
+                                    f"{rel_type} names uid {uid!r}, which has leading or trailing blanks or control characters",
+                                )
                             )
-                        )
-                for uid, label in ((rec.src, src_label), (rec.dst, dst_label)):
-                    known = collected.nodes.get(uid)
-                    if known is not None and known.label != label:
-                        problems.append(
-                            _problem(
-                                rec.origin,
-                                f"{rel_type} expects {uid} to be a {label}, it is a {known.label}",
+                if nodes:
+                    for uid, label in ((rec.src, src_label), (rec.dst, dst_label)):
+                        known = nodes.get(uid)
+                        if known is not None and known.label != label:
+                            problems.append(
+                                _problem(
+                                    rec.origin,
+                                    f"{rel_type} expects {uid} to be a {label}, it is a {known.label}",
+                                )
                             )
-                        )
                 if temporal and not rec.props.get("valid_from"):
                     problems.append(
                         _problem(rec.origin, f"{rel_type} {rec.src} -> {rec.dst} needs valid_from")
                     )
-                bad = check_props(rec.props)
+                bad = check_props(rec.props) if rec.props else None
                 if bad:
                     problems.append(
                         _problem(rec.origin, f"{rel_type} {rec.src} -> {rec.dst}: {bad}")
@@ -489,8 +493,6 @@ class ThreadService:
 
     def _unchanged_rels(self, rel_type: str, rows: Sequence[dict[str, Any]]) -> dict[int, bool]:
         """For each row (by index) whose relationship exists: is it unchanged?"""
-        if rel_type not in self._relationship_types():
-            return {}  # no relationship of this type yet: all are new
         query = (
             "UNWIND $rows AS row MATCH (a:Entity {uid: row.src}) MATCH (b:Entity {uid: row.dst}) "
             f"MATCH (a)-[r:`{rel_type}` {{_key: row.key}}]->(b) "
@@ -572,6 +574,7 @@ class ThreadService:
             raise ValidationError(problems[: self.error_limit], len(problems) > self.error_limit)
         report.placeholders = sum(len(rows) for rows in plan.placeholders.values())
 
+        existing_types = self._relationship_types() if collected.rels else set()
         by_triple: dict[tuple[str, str, str], list[RelRecord]] = defaultdict(list)
         for rec in collected.rels.values():
             if rec.src in skipped or rec.dst in skipped:
@@ -587,12 +590,14 @@ class ThreadService:
             payload = [
                 {"src": r.src, "dst": r.dst, "key": r.key, "props": r.props} for r in records
             ]
-            known = [
-                {**row, "i": i}
-                for i, row in enumerate(payload)
-                if row["src"] not in new_uids and row["dst"] not in new_uids
-            ]
-            old_rels = self._unchanged_rels(rel_type, known) if known else {}
+            old_rels = {}
+            if rel_type in existing_types:
+                known = [
+                    {**row, "i": i}
+                    for i, row in enumerate(payload)
+                    if row["src"] not in new_uids and row["dst"] not in new_uids
+                ]
+                old_rels = self._unchanged_rels(rel_type, known) if known else {}
             if not old_rels:
                 counts.created += len(payload)
                 plan.rels[triple] = payload
@@ -635,7 +640,9 @@ class ThreadService:
             {"src": src},
         )
         types = set(previous_types[0]["types"] or []) if previous_types else set()
-        current = {(r.type, r.src, r.dst, r.key) for r in collected.rels.values()}
+        current = (
+            {(r.type, r.src, r.dst, r.key) for r in collected.rels.values()} if types else set()
+        )
         for rel_type in sorted(types & set(self.ontology.relations)):
             for row in self.store.read(
                 f"MATCH (a:Entity)-[r:`{rel_type}`]->(b:Entity) "

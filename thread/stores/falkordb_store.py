@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import atexit
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from thread.stores.base import (
     rel_upsert_cypher,
 )
 from thread.stores.embedded_server import EmbeddedServer, no_retry
+from thread.stores.falkordb_params import with_params
 
 __all__ = ["FalkorDBStore"]
 
@@ -29,6 +31,15 @@ _CONSTRAINT_WAIT_S = 120.0
 
 
 _SCALARS = (str, int, float, bool, type(None))
+
+
+def _one_ahead(items: Iterator[str]) -> Iterator[str]:
+    """Yield each item while a helper thread already produces the next one."""
+    with ThreadPoolExecutor(1, thread_name_prefix="thread-params") as pool:
+        pending = pool.submit(next, items, None)
+        while (item := pending.result()) is not None:
+            pending = pool.submit(next, items, None)
+            yield item
 
 
 def _plain(value: Any) -> Any:
@@ -91,17 +102,20 @@ class FalkorDBStore(GraphStore):
     def _run(
         self, query: str, params: Mapping[str, Any] | None, read_only: bool, timeout_ms: int | None
     ) -> list[dict[str, Any]]:
+        return self._execute(with_params(query, params), read_only, timeout_ms)
+
+    def _execute(self, text: str, read_only: bool, timeout_ms: int | None) -> list[dict[str, Any]]:
+        """Run a query whose parameters are already written into its text."""
         import redis
 
         if self._closed:
             raise StoreError(f"{self.description} is closed")
         try:
-            values = dict(params) if params else None
             with self._observed("read" if read_only else "write"):
                 if read_only:
-                    result = self._graph.ro_query(query, values, timeout=timeout_ms)
+                    result = self._graph.ro_query(text, timeout=timeout_ms)
                 else:
-                    result = self._graph.query(query, values, timeout=timeout_ms)
+                    result = self._graph.query(text, timeout=timeout_ms)
         except redis.ResponseError as exc:
             message = str(exc)
             if _READ_ONLY_MESSAGE in message:
@@ -132,11 +146,18 @@ class FalkorDBStore(GraphStore):
     def _write_batches(
         self, cypher: str, rows: Sequence[Mapping[str, Any]], common: Mapping[str, Any] | None
     ) -> int:
-        """One query per batch: FalkorDB runs each query atomically, not several together."""
+        """One query per batch: FalkorDB runs each query atomically, not several together.
+
+        Writing a batch's parameters is as much work for the client as running it is for
+        the server, so the next batch is written in a helper thread meanwhile."""
+        shared = dict(common or {})
+        texts = (
+            with_params(cypher, {"rows": list(batch), "common": shared})
+            for batch in chunked(rows, self.batch_size)
+        )
         written = 0
-        for batch in chunked(rows, self.batch_size):
-            params = {"rows": list(batch), "common": dict(common or {})}
-            written += int(self.write(cypher, params)[0]["written"])
+        for text in _one_ahead(texts):
+            written += int(self._execute(text, False, None)[0]["written"])
         return written
 
     def upsert_nodes(

@@ -102,6 +102,7 @@ def audit(
     limit: int = typer.Option(10, "--limit", min=0, help="Violations shown per failing rule (all go to --json, --junit, --html)."),
     list_rules: bool = typer.Option(False, "--list", help="List the rules with their rationale and exit."),
     no_record: bool = typer.Option(False, "--no-record", help="Do not write the AuditRun node (audit a store you may only read)."),
+    jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Rules run at a time (the store serves reads concurrently)."),
 ) -> None:  # fmt: skip
     """Audit the thread: built-in rules, the ontology shapes and user rules, read-only.
 
@@ -138,6 +139,7 @@ def audit(
             fail_on=_fail_on(fail_on),
             baseline=read_baseline(baseline) if baseline else None,
             record=not no_record,
+            jobs=jobs,
         )
         store = state.store()
         with progress_reporter(not state.quiet and not json_output) as progress:

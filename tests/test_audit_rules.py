@@ -389,6 +389,17 @@ def test_the_example_thread_fails_exactly_on_its_seeded_defects(pump_fleet: Grap
     assert "unit:P-100/SN-0020" not in installed and "unit:P-100/SN-0012" in installed
 
 
+def test_rules_run_concurrently_report_as_one_at_a_time(pump_fleet: GraphStore) -> None:
+    def outcome(jobs: int) -> list[tuple[str, str, int, list[dict[str, Any]]]]:
+        options = AuditOptions(as_of=AS_OF, record=False, jobs=jobs)
+        report = run_audit(pump_fleet, all_rules(), options)
+        return [(r.rule, r.outcome, r.violations, r.rows) for r in report.results]
+
+    serial = outcome(1)
+    assert [rule for rule, *_ in serial] == [rule.id for rule in all_rules()]
+    assert outcome(4) == serial
+
+
 def test_as_of_moves_time_based_rules(pump_fleet: GraphStore) -> None:
     """A year after the example ends, every pump is overdue for its annual inspection and
     SN-0019's open work order is too old; before the suspect lot arrived, nothing held it."""

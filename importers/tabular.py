@@ -197,12 +197,20 @@ class _Resolver:
         self.properties = {name: position(ref, name) for name, ref in spec.properties.items()}
 
     def fields(self, row: list[str]) -> dict[str, Any]:
-        values = {name: get(row) for name, get in self.getters.items()}
-        for name, table in self.translations.items():
-            value = values.get(name)
+        """The model's fields from one row: translated, blanks as None (one pass, as this
+        runs for every row of a file)."""
+        values: dict[str, Any] = {}
+        translations = self.translations
+        for name, get in self.getters.items():
+            value = get(row)
             if isinstance(value, str):
-                values[name] = table.get(value.strip(), value)
-        return {k: (None if isinstance(v, str) and not v.strip() else v) for k, v in values.items()}
+                table = translations.get(name)
+                if table is not None:
+                    value = table.get(value.strip(), value)
+                if isinstance(value, str) and not value.strip():
+                    value = None
+            values[name] = value
+        return values
 
     def extra(self, row: list[str]) -> dict[str, str]:
         return {

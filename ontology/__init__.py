@@ -111,12 +111,12 @@ class Ontology:
 
     def uid(self, label: str, *key_values: str) -> str:
         """The uid of a `label` node with this natural key: `<prefix>:<k1>/<k2>…`."""
-        info = self.node_class(label)
+        info = self.classes.get(label) or self.node_class(label)
         if len(key_values) != len(info.key):
             raise OntologyError(
                 f"{label} is keyed by {', '.join(info.key)}; got {len(key_values)} value(s)"
             )
-        values = [v if isinstance(v, str) else str(v) for v in key_values]
+        values = [v if type(v) is str else str(v) for v in key_values]
         if not all(values):
             raise OntologyError(f"{label} key {', '.join(info.key)} has an empty value")
         return f"{info.uid_prefix}:{info.key_separator.join(values)}"

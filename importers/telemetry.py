@@ -101,46 +101,89 @@ def _spec(mapping: MappingSpec, where: str) -> TelemetrySpec:
         raise SourceError(f"{where}: [telemetry] {details}") from None
 
 
-def _read_table(path: Path, display: str, options: SourceOptions, spec: TelemetrySpec) -> Any:
-    """The whole file as an arrow table: the clock and values typed, everything else text."""
+_BLOCK_BYTES = 4 << 20  # CSV read this much at a time: memory stays flat, speed as a whole read
+_WHITESPACE_ROWS = 200_000
+
+
+def _blocks(
+    path: Path, display: str, options: SourceOptions, spec: TelemetrySpec, as_text: bool = False
+) -> Iterator[Any]:
+    """The file as arrow tables of a few MB each: the clock as text, the rest typed as
+    inferred (or all as text with `as_text`, to find the line of a bad value)."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     if options.separator == "whitespace":
-        text = decode(path, display, options.encoding)
-        lines = [line.split() for line in text.splitlines()[options.skip_rows :] if line.strip()]
-        if options.header and lines:
-            names, lines = lines[0], lines[1:]
-        else:
-            names = list(options.names)
-        if not lines:
-            raise SourceError(f"{display}: the file has no data rows")
-        for number, fields in enumerate(lines):
-            if len(fields) != len(names):
-                line = number + options.skip_rows + 1 + int(options.header)
-                raise SourceError(
-                    f"{display}:{line}: expected {len(names)} columns, found {len(fields)}"
-                )
-        columns = list(zip(*lines, strict=True))
-        return pa.table(
-            {name: pa.array(col, pa.string()) for name, col in zip(names, columns, strict=True)}
-        )
+        yield from _whitespace_blocks(path, display, options)
+        return
     if not path.is_file():
         raise SourceError(f"{display}: file not found")
+    import pyarrow.csv as pacsv
+
     read = pacsv.ReadOptions(
         encoding=options.encoding,
         skip_rows=options.skip_rows,
         column_names=None if options.header else list(options.names),
+        block_size=_BLOCK_BYTES,
     )
     parse = pacsv.ParseOptions(delimiter=options.separator)
-    convert = pacsv.ConvertOptions(strings_can_be_null=True, column_types={spec.clock: pa.string()})
+    types: dict[str, Any] = {spec.clock: pa.string()}
+    if as_text:
+        names = pacsv.open_csv(path, read_options=read, parse_options=parse).schema.names
+        types = dict.fromkeys(names, pa.string())
+    convert = pacsv.ConvertOptions(strings_can_be_null=True, column_types=types)
     try:
-        return pacsv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+        reader = pacsv.open_csv(
+            path, read_options=read, parse_options=parse, convert_options=convert
+        )
+        for batch in reader:
+            yield pa.Table.from_batches([batch])
     except pa.ArrowInvalid as exc:
+        if not as_text and "conversion error" in str(exc):
+            raise _Retyped from None  # a later block holds a value the first did not
         raise SourceError(f"{display}: {exc}") from None
     except UnicodeDecodeError:
         decode(path, display, options.encoding)  # raises with the line
         raise
+
+
+class _Retyped(Exception):
+    """A block's values do not fit the types inferred from the first block."""
+
+
+def _whitespace_blocks(path: Path, display: str, options: SourceOptions) -> Iterator[Any]:
+    """Space-aligned text (C-MAPSS) in tables of rows, every column as text."""
+
+    text = decode(path, display, options.encoding)
+    lines = (
+        (number, line.split())
+        for number, line in enumerate(text.splitlines(), 1)
+        if number > options.skip_rows and line.strip()
+    )
+    names = list(options.names)
+    if options.header:
+        first = next(lines, None)
+        names = first[1] if first else []
+    rows: list[list[str]] = []
+    for number, fields in lines:
+        if len(fields) != len(names):
+            raise SourceError(
+                f"{display}:{number}: expected {len(names)} columns, found {len(fields)}"
+            )
+        rows.append(fields)
+        if len(rows) == _WHITESPACE_ROWS:
+            yield _text_table(names, rows)
+            rows = []
+    if rows:
+        yield _text_table(names, rows)
+
+
+def _text_table(names: list[str], rows: list[list[str]]) -> Any:
+    import pyarrow as pa
+
+    columns = zip(*rows, strict=True)
+    return pa.table(
+        {name: pa.array(col, pa.string()) for name, col in zip(names, columns, strict=True)}
+    )
 
 
 class _Problems(Exception):
@@ -152,7 +195,7 @@ def _line(index: int, options: SourceOptions) -> int:
     return index + 1 + options.skip_rows + int(options.header)
 
 
-def _numbers(table: Any, column: str, display: str, options: SourceOptions) -> Any:
+def _numbers(table: Any, column: str, display: str, options: SourceOptions, first: int) -> Any:
     """A column as float64; each value that is not a number is a Problem with its line."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -174,14 +217,16 @@ def _numbers(table: Any, column: str, display: str, options: SourceOptions) -> A
                 float(item)
             except ValueError:
                 problems.append(
-                    Problem(display, f"{item!r} is not a number", _line(i, options), column)
+                    Problem(display, f"{item!r} is not a number", _line(first + i, options), column)
                 )
                 if len(problems) >= _MAX_PROBLEMS:
                     break
         raise _Problems(problems) from None
 
 
-def _clock(table: Any, spec: TelemetrySpec, display: str, options: SourceOptions) -> Any:
+def _clock(
+    table: Any, spec: TelemetrySpec, display: str, options: SourceOptions, first_row: int
+) -> Any:
     """The clock column: UTC timestamps for `time`, int64 for `index`."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -190,7 +235,7 @@ def _clock(table: Any, spec: TelemetrySpec, display: str, options: SourceOptions
     if text.null_count:
         first = next(i for i, v in enumerate(text.to_pylist()) if v is None)
         raise _Problems(
-            [Problem(display, "a value is required", _line(first, options), spec.clock)]
+            [Problem(display, "a value is required", _line(first_row + first, options), spec.clock)]
         )
     if spec.index:
         try:
@@ -199,7 +244,7 @@ def _clock(table: Any, spec: TelemetrySpec, display: str, options: SourceOptions
             values = text.to_pylist()
             bad = next(i for i, v in enumerate(values) if not v.strip().lstrip("-").isdigit())
             raise _bad_clock(
-                display, options, spec, bad, f"{values[bad]!r} is not an integer index"
+                display, options, spec, first_row + bad, f"{values[bad]!r} is not an integer index"
             ) from None
     try:
         if options.datetime_format:
@@ -216,7 +261,7 @@ def _clock(table: Any, spec: TelemetrySpec, display: str, options: SourceOptions
             display,
             options,
             spec,
-            bad,
+            first_row + bad,
             f"{values[bad]!r} is not a datetime in the format {expected}",
         ) from None
     if stamps.type.tz is None:
@@ -282,6 +327,57 @@ def _runs(keys: Any) -> Iterator[tuple[str, int, int]]:
         start = end
 
 
+def _checked_columns(table: Any, spec: TelemetrySpec, display: str) -> list[str]:
+    """Check the columns the mapping names; the channel columns of a wide file."""
+    names = table.column_names
+    for column in (
+        spec.clock,
+        *template_fields(spec.sensor),
+        *(spec.channels if spec.layout == "wide" else (spec.channel, spec.value)),
+    ):
+        if column not in names:
+            raise SourceError(
+                f"{display}: no column {column!r}; the columns are: {', '.join(names)}"
+            )
+    if spec.layout != "wide":
+        return []
+    used = {
+        spec.clock,
+        *template_fields(spec.sensor),
+        *(f for t in spec.observes.values() for f in template_fields(t)),
+    }
+    return spec.channels or [c for c in names if c not in used]
+
+
+def _compact(
+    table: Any,
+    spec: TelemetrySpec,
+    channels: list[str],
+    display: str,
+    options: SourceOptions,
+    first_row: int,
+) -> Any:
+    """One block as sensor, t, observed unit, and values per channel (wide) or channel and
+    value (long); raises _Problems naming the lines of bad clocks or values."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = {
+        "t": _clock(table, spec, display, options, first_row),
+        "sensor": pc.dictionary_encode(_template(table, spec.sensor, display)),
+    }
+    for field, pattern in spec.observes.items():
+        columns[f"obs.{field}"] = pc.dictionary_encode(_template(table, pattern, display))
+    if spec.layout == "wide":
+        for channel in channels:
+            columns[f"value.{channel}"] = _numbers(table, channel, display, options, first_row)
+    else:
+        text = pc.cast(table.column(spec.channel), pa.string())
+        columns["channel"] = pc.dictionary_encode(text)
+        columns["value"] = _numbers(table, spec.value, display, options, first_row)
+    return pa.table(columns)
+
+
 class TelemetryImporter(Importer):
     kind = "telemetry"
     description = (
@@ -291,7 +387,6 @@ class TelemetryImporter(Importer):
 
     def records(self, path: Path, context: ImportContext) -> Iterator[Record]:
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         where = context.mapping_path or "the default telemetry mapping"
         mapping = parse_mapping(context.mapping or _default_mapping(), self.kind, where)
@@ -302,47 +397,51 @@ class TelemetryImporter(Importer):
         spec = _spec(mapping, where)
         options = mapping.source
         display = context.display
-        table = _read_table(path, display, options, spec)
-        if table.num_rows == 0:
-            raise SourceError(f"{display}: the file has no data rows")
-        for column in (
-            spec.clock,
-            *template_fields(spec.sensor),
-            *(spec.channels if spec.layout == "wide" else (spec.channel, spec.value)),
-        ):
-            if column not in table.column_names:
-                raise SourceError(
-                    f"{display}: no column {column!r}; the columns are: {', '.join(table.column_names)}"
-                )
         try:
-            clock = _clock(table, spec, display, options)
-            sensors = _template(table, spec.sensor, display)
-            if spec.layout == "wide":
-                used = {
-                    spec.clock,
-                    *template_fields(spec.sensor),
-                    *(f for t in spec.observes.values() for f in template_fields(t)),
-                }
-                channels = spec.channels or [c for c in table.column_names if c not in used]
-                values = {c: _numbers(table, c, display, options) for c in channels}
-            else:
-                values = {spec.value: _numbers(table, spec.value, display, options)}
-        except _Problems as found:
-            yield from found.problems
+            frames, channels, problems = self._frames(path, display, options, spec)
+        except _Retyped:
+            frames, channels, problems = self._frames(path, display, options, spec, as_text=True)
+        if problems:
+            yield from problems[:_MAX_PROBLEMS]
             return
-        observed = {
-            field: _template(table, pattern, display) for field, pattern in spec.observes.items()
-        }
+        if not any(frame.num_rows for frame in frames):
+            raise SourceError(f"{display}: the file has no data rows")
+        frame = pa.concat_tables(frames).unify_dictionaries()
         origin = Origin(display)
-        frame = pa.table(
-            {"sensor": sensors, "t": clock, **{f"obs.{k}": v for k, v in observed.items()}}
-        )
         if spec.layout == "wide":
-            yield from self._wide(frame, values, spec, context, origin)
+            yield from self._wide(frame, channels, spec, context, origin)
         else:
-            frame = frame.append_column("channel", pc.cast(table.column(spec.channel), pa.string()))
-            frame = frame.append_column("value", values[spec.value])
             yield from self._long(frame, spec, context, origin)
+
+    def _frames(
+        self,
+        path: Path,
+        display: str,
+        options: SourceOptions,
+        spec: TelemetrySpec,
+        as_text: bool = False,
+    ) -> tuple[list[Any], list[str], list[Problem]]:
+        """The file block by block, each cut down to sensor, clock, values (and channel,
+        observed unit) with the strings dictionary-encoded, so a large export never sits
+        in memory as text; with every problem found, up to the limit."""
+        frames: list[Any] = []
+        problems: list[Problem] = []
+        channels: list[str] = []
+        first_row = 0
+        for block, table in enumerate(_blocks(path, display, options, spec, as_text)):
+            if block == 0:
+                channels = _checked_columns(table, spec, display)
+            try:
+                frame = _compact(table, spec, channels, display, options, first_row)
+            except _Problems as found:
+                problems += found.problems
+                if len(problems) >= _MAX_PROBLEMS:
+                    break
+            else:
+                if not problems:
+                    frames.append(frame)
+            first_row += table.num_rows
+        return frames, channels, problems
 
     def _sensor_records(
         self,
@@ -387,7 +486,7 @@ class TelemetryImporter(Importer):
     def _wide(
         self,
         frame: Any,
-        values: dict[str, Any],
+        channels: list[str],
         spec: TelemetrySpec,
         context: ImportContext,
         origin: Origin,
@@ -395,14 +494,18 @@ class TelemetryImporter(Importer):
         import pyarrow as pa
         import pyarrow.compute as pc
 
+        frame = frame.set_column(
+            frame.column_names.index("sensor"),
+            "sensor",
+            pc.cast(frame.column("sensor"), pa.string()),
+        )
         order = pc.sort_indices(frame, sort_keys=[("sensor", "ascending"), ("t", "ascending")])
         frame = frame.take(order)
-        values = {name: column.take(order) for name, column in values.items()}
         for sensor_id, start, stop in _runs(frame.column("sensor")):
             yield from self._sensor_records(frame, start, sensor_id, spec, context, origin)
             t = frame.column("t").slice(start, stop - start)
-            for channel, column in values.items():
-                part = column.slice(start, stop - start)
+            for channel in channels:
+                part = frame.column(f"value.{channel}").slice(start, stop - start)
                 samples = pa.table({"t": t, "value": part}).filter(pc.is_valid(part))
                 yield from self._channel_records(sensor_id, channel, samples, spec, context, origin)
 

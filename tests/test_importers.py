@@ -294,3 +294,49 @@ def test_long_telemetry_out_of_order_and_repeated(store: GraphStore, tmp_path: P
         "2025-01-01T00:00:00Z",
         3.0,
     )
+
+
+def _long_samples(path: Path, rows: int, bad: dict[int, str] | None = None) -> None:
+    """`rows` samples of two channels; `bad` puts text in the value column at file lines."""
+    lines = ["sensor_id,channel,timestamp,value"]
+    for i in range(rows):
+        line = len(lines) + 1
+        value = (bad or {}).get(line, f"{i % 97}.5")
+        minute = i // 2
+        lines.append(
+            f"S1,{'ab'[i % 2]},2025-01-01T{minute // 60:02d}:{minute % 60:02d}:00Z,{value}"
+        )
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_telemetry_is_read_in_blocks_with_the_same_result(
+    store: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importers import telemetry
+    from thread.telemetry import read_channel
+
+    data = tmp_path / "samples.csv"
+    _long_samples(data, 2000)
+    whole = import_file(store, "telemetry", data)
+    samples = read_channel(store.data_dir, "channel:S1/a")
+    monkeypatch.setattr(telemetry, "_BLOCK_BYTES", 4096)  # about 100 rows a block
+    again = import_file(store, "telemetry", data)
+    assert (whole.samples, again.samples, again.changed) == (2000, 2000, False)
+    assert read_channel(store.data_dir, "channel:S1/a").equals(samples)
+
+
+def test_bad_values_in_later_blocks_are_found_with_their_lines(
+    store: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importers import telemetry
+
+    monkeypatch.setattr(telemetry, "_BLOCK_BYTES", 4096)
+    data = tmp_path / "samples.csv"
+    # the first block is all numbers, so the reader types the column as such
+    _long_samples(data, 2000, bad={900: "warm", 1801: "high"})
+    with pytest.raises(ValidationError) as excinfo:
+        import_file(store, "telemetry", data)
+    text = str(excinfo.value)
+    assert "samples.csv:900: value: 'warm' is not a number" in text
+    assert "samples.csv:1801: value: 'high' is not a number" in text
+    assert counts(store) == (0, 0)

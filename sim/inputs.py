@@ -25,7 +25,7 @@ from sim.errors import MissingInputError, NotEnoughDataError
 from sim.model import Role
 from thread.entities import require_entity
 from thread.stores.base import GraphStore, chunked
-from thread.telemetry import channel_folder
+from thread.telemetry import TELEMETRY_DIR, channel_folder_name, read_samples
 
 __all__ = [
     "FAILED",
@@ -252,9 +252,11 @@ def resolve_roles(
 
 
 def _files(data_dir: Path, channels: Sequence[ChannelInfo]) -> tuple[list[str], list[int]]:
+    """Each channel's Parquet files and, for each file, the index of its channel."""
     files, owners = [], []
+    root = os.fspath(data_dir / TELEMETRY_DIR)
     for index, info in enumerate(channels):
-        folder = str(channel_folder(data_dir, info.uid))
+        folder = f"{root}/{channel_folder_name(info.uid)}"
         try:
             names = sorted(n for n in os.listdir(folder) if n.endswith(".parquet"))
         except FileNotFoundError:
@@ -268,26 +270,26 @@ def read_series(data_dir: Path, channels: Sequence[ChannelInfo]) -> dict[str, Se
     """The samples of many channels at once, each sorted by t (the layout of
     thread.telemetry: one folder per channel, one Parquet file per source).
 
-    All files are read as one pyarrow dataset in one multithreaded call, each row tagged
-    with its file, so a fleet's hundred thousand channels cost no Python loop per file.
+    Files are read one after another with the reader tuned for small files, then joined
+    into one table: a fleet's hundred thousand channels cost one read call per file and
+    no other Python work per file or sample.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.dataset as ds
 
     result: dict[str, Series] = {}
     for kind in sorted({c.index_kind for c in channels}):
         group = [c for c in channels if c.index_kind == kind]
         files, owners = _files(data_dir, group)
-        if not files:
+        tables = [read_samples(path) for path in files]
+        if not tables:
             continue
-        table = ds.dataset(files, format="parquet").to_table(columns=["t", "value", "__filename"])
+        sizes = np.fromiter((table.num_rows for table in tables), np.int64, len(tables))
+        table = pa.concat_tables(tables, promote_options="default")
         if table.num_rows == 0:
             continue
-        encoded = pc.dictionary_encode(table.column("__filename")).combine_chunks()
-        position = {path: i for i, path in enumerate(files)}
-        file_owner = np.array([owners[position[p]] for p in encoded.dictionary.to_pylist()])
-        owner = file_owner[encoded.indices.to_numpy()]
+        owned = np.asarray(owners, np.int64)
+        owner = np.repeat(owned, sizes)
         t_column = table.column("t")
         if pa.types.is_timestamp(t_column.type):
             t_column = pc.cast(pc.cast(t_column, pa.timestamp("us")), pa.int64())
@@ -295,9 +297,12 @@ def read_series(data_dir: Path, channels: Sequence[ChannelInfo]) -> dict[str, Se
         else:
             t = t_column.to_numpy().astype(np.float64)
         values = table.column("value").to_numpy()
-        order = np.lexsort((t, owner))
-        owner, t, values = owner[order], t[order], values[order]
-        bounds = np.searchsorted(owner, np.arange(len(group) + 1))
+        # files come channel by channel and each is sorted by t (thread.telemetry and
+        # thread.segments write them so): only a channel of several files needs sorting
+        if np.bincount(owned, minlength=len(group)).max() > 1:
+            order = np.lexsort((t, owner))
+            owner, t, values = owner[order], t[order], values[order]
+        bounds = np.searchsorted(owner, np.arange(len(group) + 1)).tolist()
         for i, info in enumerate(group):
             lo, hi = bounds[i], bounds[i + 1]
             if hi > lo:

@@ -208,6 +208,9 @@ def _last_features(values: np.ndarray, age: np.ndarray, window: int, baseline: i
     return np.concatenate([mean, slope * window, mean - base, [age[-1] / 100.0]])
 
 
+_PREDICT_BLOCK = 1024
+
+
 def _kernel(a: np.ndarray, b: np.ndarray, gamma: float) -> np.ndarray:
     d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
     return np.asarray(np.exp(-gamma * np.maximum(d2, 0.0)))
@@ -345,7 +348,15 @@ class KernelRulModel(Model):
                 for h in histories
             ]
         )
-        values = _kernel(last, trained.support, trained.settings["gamma"]) @ trained.weights
+        gamma = trained.settings["gamma"]
+        # a block of units at a time: a fleet's kernel matrix whole would take gigabytes
+        values = np.concatenate(
+            [
+                _kernel(last[start : start + _PREDICT_BLOCK], trained.support, gamma)
+                @ trained.weights
+                for start in range(0, len(last), _PREDICT_BLOCK)
+            ]
+        )
         return np.asarray(np.maximum(values + trained.offset, 0.0))
 
     def predict(self, trained: RulCalibration, histories: Sequence[History]) -> list[RulPrediction]:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
+from importers.run import import_file
 from sim import get_model, model_names
 from sim.errors import MissingInputError, SimError, UnknownModelError
-from sim.inputs import ChannelInfo, resolve_roles
+from sim.inputs import ChannelInfo, read_series, resolve_roles
 from sim.model import parse_assignments
+from thread.stores import GraphStore
+from thread.telemetry import read_channel
 
 
 def test_registry_lists_and_loads_models_by_name() -> None:
@@ -75,3 +81,33 @@ def test_prediction_features_equal_the_training_features_at_the_last_cycle() -> 
     for length in (1, 2, 31, 40, 41, 200):
         values, age = rng.normal(size=(length, 5)), np.arange(1.0, length + 1)
         assert np.allclose(_features(values, age, 40, 30)[-1], _last_features(values, age, 40, 30))
+
+
+def test_series_of_many_channels_read_at_once_match_each_channel(
+    embedded_store: GraphStore, tmp_path: Path
+) -> None:
+    """Two sources feeding one channel with interleaved times, and a channel with one:
+    the fleet reader returns each complete and sorted, as the one-channel reader does."""
+    header = "sensor_id,channel,timestamp,value\n"
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_text(
+        header
+        + "S1,temp,2025-01-01T00:00:00Z,1.0\nS1,temp,2025-01-01T00:02:00Z,3.0\n"
+        + "S2,flow,2025-01-01T00:00:00Z,7.0\nS2,flow,2025-01-01T00:01:00Z,8.0\n"
+    )
+    second.write_text(
+        header + "S1,temp,2025-01-01T00:01:00Z,2.0\nS1,temp,2025-01-01T00:03:00Z,4.0\n"
+    )
+    for path in (first, second):
+        import_file(embedded_store, "telemetry", path)
+    channels = [
+        ChannelInfo("channel:S1/temp", "temp", None, None, "time"),
+        ChannelInfo("channel:S2/flow", "flow", None, None, "time"),
+    ]
+    series = read_series(embedded_store.data_dir, channels)
+    assert series["channel:S1/temp"].values.tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert series["channel:S2/flow"].values.tolist() == [7.0, 8.0]
+    for info in channels:
+        table = read_channel(embedded_store.data_dir, info.uid)
+        assert series[info.uid].values.tolist() == table.column("value").to_pylist()
+        assert np.all(np.diff(series[info.uid].t) == 60.0)

@@ -73,15 +73,18 @@ class Ingest:
             if self.error is not None:
                 raise self.error
             if time.monotonic() > deadline:
-                raise TimeoutError(f"waited {timeout} s for {what}")
+                recent = ", ".join(f"{e.kind}: {e.message}" for e in self.events[-5:])
+                raise TimeoutError(
+                    f"waited {timeout} s for {what}; stored {self.stored()}; last events: {recent}"
+                )
             time.sleep(0.02)
 
     def stored(self) -> int:
         flushes = [e for e in self.events if e.kind == "flush"]
         return int(flushes[-1].data["totals"]["stored"]) if flushes else 0
 
-    def wait_stored(self, count: int) -> None:
-        self.wait(lambda: self.stored() >= count, f"{count} stored samples")
+    def wait_stored(self, count: int, timeout: float = 20.0) -> None:
+        self.wait(lambda: self.stored() >= count, f"{count} stored samples", timeout)
 
     def stop(self) -> LiveStats:
         self.stop_event.set()
@@ -199,7 +202,7 @@ def test_broker_killed_mid_stream_redelivery_is_deduplicated(
     for i in range(3000):
         publisher.publish("plant/S1/temperature", reading(i))
     publisher.flush()
-    time.sleep(1.2)  # the broker saves its queue (autosave) before we pull the plug
+    broker.wait_saved(since=time.time())  # its queue saved (autosave) before we pull the plug
     ingest = Ingest(embedded_store, broker, flush_interval=0.05, flush_size=200)
     ingest.wait(lambda: ingest.stored() > 0, "the first flush")
     broker.stop(signal.SIGKILL)
@@ -207,7 +210,8 @@ def test_broker_killed_mid_stream_redelivery_is_deduplicated(
     for i in range(3000, 3200):  # the stream goes on after the restart
         publisher.publish("plant/S1/temperature", reading(i))
     publisher.close()
-    ingest.wait_stored(3200)
+    # paho's reconnect backs off (1, 2, 4 … 30 s) while the restarted broker loads its state
+    ingest.wait_stored(3200, timeout=90)
     stats = ingest.stop()
     assert stats.stored == 3200
     assert_exactly(embedded_store, "channel:S1/temperature", 3200)

@@ -85,6 +85,17 @@ class Mosquitto:
         )
         wait_for_port(self.port)
 
+    def wait_saved(self, since: float, timeout: float = 30.0) -> None:
+        """Until the broker has saved its state (autosave) after the wall-clock time
+        `since`: what it had confirmed by then survives a SIGKILL. Mosquitto saves between
+        messages, never during one, so a save that ends after `since` holds them all."""
+        database = self.folder / "mosquitto.db"
+        deadline = time.monotonic() + timeout
+        while not (database.exists() and database.stat().st_mtime > since):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the broker saved nothing to {database} in {timeout} s")
+            time.sleep(0.05)
+
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(sig)

@@ -136,6 +136,7 @@ def _stream(
         target=ingest_mqtt,
         args=(store, broker.url, SKAB_MQTT, stop),
         kwargs={"options": options, "client_id": "skab-replay", "on_event": events.append},
+        daemon=True,  # a failed test must not hang pytest
     )
     thread.start()
     deadline = time.monotonic() + 20

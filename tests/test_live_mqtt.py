@@ -63,7 +63,9 @@ class Ingest:
             except BaseException as exc:
                 self.error = exc
 
-        self.thread = threading.Thread(target=run)
+        self.thread = threading.Thread(
+            target=run, daemon=True
+        )  # a failed test must not hang pytest
         self.thread.start()
         self.wait(lambda: any(e.kind == "connected" for e in self.events), "connected")
 
@@ -177,7 +179,7 @@ def test_broker_stopped_mid_stream_loses_and_duplicates_nothing(
             publisher.publish("plant/S1/temperature", reading(i))
             time.sleep(0.0005)
 
-    streaming = threading.Thread(target=publish)
+    streaming = threading.Thread(target=publish, daemon=True)
     streaming.start()
     ingest.wait_stored(100)
     broker.stop(signal.SIGTERM)

@@ -61,7 +61,7 @@ def ingest(
         except BaseException as exc:
             errors.append(exc)
 
-    thread = threading.Thread(target=run)
+    thread = threading.Thread(target=run, daemon=True)  # a failed test must not hang pytest
     thread.start()
     deadline = time.monotonic() + 20
     while not any(e.kind == "connected" for e in events):

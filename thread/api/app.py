@@ -10,7 +10,7 @@ import logging
 import re
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,8 +111,10 @@ def create_app(settings: Settings) -> FastAPI:
         opened: GraphStore = state["store"]
         return opened
 
-    def requires(scope: Scope) -> Callable[[Request], Token]:
-        def check(request: Request) -> Token:
+    def requires(scope: Scope) -> Callable[[Request], Awaitable[Token]]:
+        # async: checking a token is quick, and a sync dependency costs a hop to the
+        # thread pool on every request
+        async def check(request: Request) -> Token:
             header = request.headers.get("authorization", "")
             kind, _, presented = header.partition(" ")
             token = tokens.verify(presented.strip()) if kind.lower() == "bearer" else None

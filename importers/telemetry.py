@@ -126,12 +126,12 @@ def _blocks(
         block_size=_BLOCK_BYTES,
     )
     parse = pacsv.ParseOptions(delimiter=options.separator)
-    types: dict[str, Any] = {spec.clock: pa.string()}
-    if as_text:
-        names = pacsv.open_csv(path, read_options=read, parse_options=parse).schema.names
-        types = dict.fromkeys(names, pa.string())
-    convert = pacsv.ConvertOptions(strings_can_be_null=True, column_types=types)
     try:
+        types: dict[str, Any] = {spec.clock: pa.string()}
+        if as_text:
+            names = pacsv.open_csv(path, read_options=read, parse_options=parse).schema.names
+            types = dict.fromkeys(names, pa.string())
+        convert = pacsv.ConvertOptions(strings_can_be_null=True, column_types=types)
         reader = pacsv.open_csv(
             path, read_options=read, parse_options=parse, convert_options=convert
         )
@@ -195,7 +195,7 @@ def _line(index: int, options: SourceOptions) -> int:
     return index + 1 + options.skip_rows + int(options.header)
 
 
-def _numbers(table: Any, column: str, display: str, options: SourceOptions, first: int) -> Any:
+def _numbers(table: Any, column: str, display: str, options: SourceOptions, first_row: int) -> Any:
     """A column as float64; each value that is not a number is a Problem with its line."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -217,7 +217,9 @@ def _numbers(table: Any, column: str, display: str, options: SourceOptions, firs
                 float(item)
             except ValueError:
                 problems.append(
-                    Problem(display, f"{item!r} is not a number", _line(first + i, options), column)
+                    Problem(
+                        display, f"{item!r} is not a number", _line(first_row + i, options), column
+                    )
                 )
                 if len(problems) >= _MAX_PROBLEMS:
                     break

@@ -380,7 +380,7 @@ class ThreadService:
             for rec in records:
                 src, dst = rec.src, rec.dst
                 if src != src.strip() or dst != dst.strip() or _CONTROL.search(src + dst):
-                    for uid in (rec.src, rec.dst):
+                    for uid in (src, dst):
                         if uid != uid.strip() or _CONTROL.search(uid):
                             problems.append(
                                 _problem(
@@ -389,7 +389,7 @@ class ThreadService:
                                 )
                             )
                 if nodes:
-                    for uid, label in ((rec.src, src_label), (rec.dst, dst_label)):
+                    for uid, label in ((src, src_label), (dst, dst_label)):
                         known = nodes.get(uid)
                         if known is not None and known.label != label:
                             problems.append(

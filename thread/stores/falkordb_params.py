@@ -30,13 +30,14 @@ def literal(value: Any) -> str:
         return "[" + ",".join([literal(v) for v in value]) + "]"
     if value is None:
         return "null"
-    if isinstance(value, str | Mapping | list | tuple):  # subclasses, rare
-        return literal(str(value) if isinstance(value, str) else _plain_container(value))
+    # subclasses and other mappings (rare) as their plain kind
+    if isinstance(value, str):
+        return literal(str(value))
+    if isinstance(value, Mapping):
+        return literal(dict(value))
+    if isinstance(value, list | tuple):
+        return literal(list(value))
     return str(value)
-
-
-def _plain_container(value: Mapping[Any, Any] | list[Any] | tuple[Any, ...]) -> Any:
-    return dict(value) if isinstance(value, Mapping) else list(value)
 
 
 def _key(name: Any) -> str:

@@ -125,6 +125,44 @@ def test_two_processes_write_to_one_folder_at_once(tmp_path: Path) -> None:
     assert not EmbeddedServer(tmp_path).status().running
 
 
+OPENER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from thread.stores import open_store
+    folder, go = Path(sys.argv[1]), Path(sys.argv[2])
+    while not go.exists():
+        time.sleep(0.001)
+    open_store(f"embedded:{folder}").close()
+    """
+)
+
+
+def test_processes_opening_a_new_folder_at_once_set_up_the_schema_once(tmp_path: Path) -> None:
+    """Every process finds a new folder with no indexes; each must not create them too."""
+    folder, go = tmp_path / "store", tmp_path / "go"
+    server = EmbeddedServer(folder)
+    server.acquire()  # running already, so that no process waits for another to start it
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPENER, str(folder), str(go)], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(6)
+    ]
+    time.sleep(2)  # every process has imported Thread and waits
+    go.touch()
+    try:
+        for proc in procs:
+            _, stderr = proc.communicate(timeout=120)
+            assert proc.returncode == 0, stderr
+    finally:
+        server.release()
+    with open_store(f"embedded:{folder}") as store:
+        indexes = store.read("CALL db.indexes() YIELD label, properties RETURN label, properties")
+    pairs = [(row["label"], prop) for row in indexes for prop in row["properties"]]
+    assert ("Entity", "_src") in pairs and len(pairs) == len(set(pairs))
+
+
 def test_a_crashed_client_leaves_the_server_for_the_next_user(tmp_path: Path) -> None:
     script = textwrap.dedent(
         """

@@ -92,6 +92,7 @@ class EmbeddedServer:
         self._server_lock = self.folder / "server.lock"
         self._clients_lock = self.folder / "clients.lock"
         self._pin_file = self.folder / "server.pinned"
+        self._schema_lock = self.folder / "schema.lock"
         self.socket_path = self._choose_socket_path()
         self._client_handle: IO[bytes] | None = None
 
@@ -162,6 +163,14 @@ class EmbeddedServer:
                     return False
                 self._stop()
                 return True
+
+    @contextlib.contextmanager
+    def schema_lock(self) -> Iterator[None]:
+        """Held while a process checks and creates a graph's indexes and constraints: two
+        processes opening a new folder at once would otherwise both create the same index,
+        and the second one's CREATE INDEX fails."""
+        with _flock(self._schema_lock, fcntl.LOCK_EX):
+            yield
 
     def status(self) -> ServerStatus:
         pid = self._running_pid() if self.folder.exists() else None

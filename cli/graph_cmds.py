@@ -30,11 +30,12 @@ def status(ctx: typer.Context, json_output: bool = JSON) -> None:
         print_json(info.to_dict())
         return
     out.print(f"[bold]{info.store}[/]")
-    if info.server:
-        lifetime = "pinned" if info.server["pinned"] else "per command"
-        out.print(
-            f"server: pid {info.server['pid']}, socket {info.server['socket']}, lifetime {lifetime}"
-        )
+    server = info.server
+    if info.kind == "embedded":
+        lifetime = "pinned" if server["pinned"] else "per command"
+        out.print(f"server: pid {server['pid']}, socket {server['socket']}, lifetime {lifetime}")
+    else:
+        out.print(f"server: {server['agent']} at {server['address']}, Bolt {server['protocol']}")
     counts = Table(title=f"{info.nodes} nodes")
     counts.add_column("label")
     counts.add_column("count", justify="right")

@@ -14,7 +14,7 @@ __all__ = ["StoreStatus", "store_status"]
 class StoreStatus:
     store: str
     kind: str
-    server: dict[str, Any] | None
+    server: dict[str, Any]
     labels: dict[str, int] = field(default_factory=dict)
     relationships: dict[str, int] = field(default_factory=dict)
     import_runs: list[dict[str, Any]] = field(default_factory=list)
@@ -35,10 +35,7 @@ class StoreStatus:
 def store_status(store: GraphStore, runs: int = 10) -> StoreStatus:
     """Counts per label (without the shared Entity label), per relationship type, and the
     latest `runs` import runs and audit runs, newest first."""
-    from thread.stores.falkordb_store import FalkorDBStore
-
-    server = asdict(store.server.status()) if isinstance(store, FalkorDBStore) else None
-    status = StoreStatus(store.description, store.kind, server)
+    status = StoreStatus(store.description, store.kind, store.server_status())
     for row in store.read(
         "MATCH (n:Entity) UNWIND labels(n) AS label WITH label WHERE label <> 'Entity' "
         "RETURN label, count(*) AS count ORDER BY label"

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import ontology
 from ontology import ENTITY_LABEL, Ontology
 from thread.errors import OntologyError, QueryError
+from thread.stores.statement_log import statement_log
 
 __all__ = [
     "GraphStore",
@@ -28,6 +29,7 @@ __all__ = [
     "QueryObserver",
     "RelRow",
     "chunked",
+    "identifier",
     "node_upsert_cypher",
     "refuse_unsafe_uids",
     "rel_upsert_cypher",
@@ -39,14 +41,17 @@ NodeRow = Mapping[str, Any]
 RelRow = Mapping[str, Any]
 """`{"src": uid, "dst": uid, "key": str, "props": {flat properties}}`"""
 
-_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 QueryObserver = Callable[[str, float], None]
 """`observer(kind, seconds)` after each query: kind is 'read' or 'write'."""
 
+_BATCH_PARAMS: Mapping[str, Any] = {"rows": [], "common": {}}
+"""The parameters every upsert statement is sent with (for the statement log)."""
 
-def _identifier(name: str) -> str:
-    """Backtick-quote a label or type that the ontology has already approved."""
+
+def identifier(name: str) -> str:
+    """Backtick-quote a label, type or property name that the ontology has already approved."""
     if not _IDENTIFIER.match(name):
         raise OntologyError(f"{name!r} is not a valid label or relationship type")
     return f"`{name}`"
@@ -62,7 +67,7 @@ def node_upsert_cypher(onto: Ontology, label: str) -> str:
     onto.node_class(label)
     return (
         "UNWIND $rows AS row "
-        f"MERGE (n:{_identifier(ENTITY_LABEL)}:{_identifier(label)} {{uid: row.uid}}) "
+        f"MERGE (n:{identifier(ENTITY_LABEL)}:{identifier(label)} {{uid: row.uid}}) "
         "SET n += $common, n += row.props "
         "RETURN count(n) AS written"
     )
@@ -79,12 +84,12 @@ def rel_upsert_cypher(onto: Ontology, rel_type: str, src_label: str, dst_label: 
     again (keyed by valid_from).
     """
     onto.check_triple(src_label, rel_type, dst_label)
-    entity = _identifier(ENTITY_LABEL)
+    entity = identifier(ENTITY_LABEL)
     return (
         "UNWIND $rows AS row "
         f"MATCH (a:{entity} {{uid: row.src}}) "
         f"MATCH (b:{entity} {{uid: row.dst}}) "
-        f"MERGE (a)-[r:{_identifier(rel_type)} {{_key: row.key}}]->(b) "
+        f"MERGE (a)-[r:{identifier(rel_type)} {{_key: row.key}}]->(b) "
         "SET r += $common, r += row.props "
         "RETURN count(r) AS written"
     )
@@ -141,24 +146,35 @@ class GraphStore(ABC):
         """Folder for data kept beside the graph (telemetry Parquet datasets)."""
 
     @abstractmethod
+    def server_status(self) -> dict[str, Any]:
+        """What serves this store, for `thread status` (never contains a password)."""
+
     def read(
         self, query: str, params: Mapping[str, Any] | None = None, *, timeout_ms: int | None = None
     ) -> list[dict[str, Any]]:
-        """Run a read-only query; a query that writes raises ReadOnlyError."""
+        """Run a read-only query; a query that writes raises ReadOnlyError.
 
-    @abstractmethod
+        `timeout_ms` stops the query on the server when it runs longer (QueryTimeoutError).
+        """
+        statement_log.record(query, params)
+        return self._read(query, params or {}, timeout_ms)
+
     def write(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a query that may write, atomically."""
+        statement_log.record(query, params)
+        return self._write(query, params or {})
 
-    @abstractmethod
     def upsert_nodes(
         self, label: str, rows: Sequence[NodeRow], common: Mapping[str, Any] | None = None
     ) -> int:
         """MERGE nodes of one label by uid; returns how many rows were written.
 
         `common` properties are set on every row (sent once per batch, not per row)."""
+        refuse_unsafe_uids(rows)
+        cypher = node_upsert_cypher(self.ontology, label)
+        statement_log.record(cypher, _BATCH_PARAMS)
+        return self._write_batches(cypher, rows, dict(common or {}))
 
-    @abstractmethod
     def upsert_relationships(
         self,
         rel_type: str,
@@ -168,6 +184,26 @@ class GraphStore(ABC):
         common: Mapping[str, Any] | None = None,
     ) -> int:
         """MERGE relationships of one type; returns how many were written (endpoints must exist)."""
+        cypher = rel_upsert_cypher(self.ontology, rel_type, src_label, dst_label)
+        statement_log.record(cypher, _BATCH_PARAMS)
+        return self._write_batches(cypher, rows, dict(common or {}))
+
+    @abstractmethod
+    def _read(
+        self, query: str, params: Mapping[str, Any], timeout_ms: int | None
+    ) -> list[dict[str, Any]]:
+        """The backend's read-only execution of one query."""
+
+    @abstractmethod
+    def _write(self, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The backend's atomic execution of one query that may write."""
+
+    @abstractmethod
+    def _write_batches(
+        self, cypher: str, rows: Sequence[Mapping[str, Any]], common: Mapping[str, Any]
+    ) -> int:
+        """Run an upsert statement over `rows` in batches (`$rows`, `$common`); returns the
+        sum of the batches' `written` counts."""
 
     @abstractmethod
     def ensure_schema(self) -> None:

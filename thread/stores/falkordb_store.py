@@ -6,20 +6,13 @@ import atexit
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from ontology import ENTITY_LABEL, Ontology
 from thread.errors import QueryError, QueryTimeoutError, ReadOnlyError, StoreError
-from thread.stores.base import (
-    GraphStore,
-    NodeRow,
-    RelRow,
-    chunked,
-    node_upsert_cypher,
-    refuse_unsafe_uids,
-    rel_upsert_cypher,
-)
+from thread.stores.base import GraphStore, chunked
 from thread.stores.embedded_server import EmbeddedServer, no_retry
 from thread.stores.falkordb_params import with_params
 
@@ -97,12 +90,18 @@ class FalkorDBStore(GraphStore):
         """Each graph of the folder keeps its telemetry apart."""
         return self.folder / "data" / self.graph_name
 
+    def server_status(self) -> dict[str, Any]:
+        return asdict(self.server.status())
+
     # -------------------------------------------------------------- queries
 
-    def _run(
-        self, query: str, params: Mapping[str, Any] | None, read_only: bool, timeout_ms: int | None
+    def _read(
+        self, query: str, params: Mapping[str, Any], timeout_ms: int | None
     ) -> list[dict[str, Any]]:
-        return self._execute(with_params(query, params), read_only, timeout_ms)
+        return self._execute(with_params(query, params), True, timeout_ms)
+
+    def _write(self, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return self._execute(with_params(query, params), False, None)
 
     def _execute(self, text: str, read_only: bool, timeout_ms: int | None) -> list[dict[str, Any]]:
         """Run a query whose parameters are already written into its text."""
@@ -135,24 +134,15 @@ class FalkorDBStore(GraphStore):
             for row in result.result_set
         ]
 
-    def read(
-        self, query: str, params: Mapping[str, Any] | None = None, *, timeout_ms: int | None = None
-    ) -> list[dict[str, Any]]:
-        return self._run(query, params, True, timeout_ms)
-
-    def write(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        return self._run(query, params, False, None)
-
     def _write_batches(
-        self, cypher: str, rows: Sequence[Mapping[str, Any]], common: Mapping[str, Any] | None
+        self, cypher: str, rows: Sequence[Mapping[str, Any]], common: Mapping[str, Any]
     ) -> int:
         """One query per batch: FalkorDB runs each query atomically, not several together.
 
         Writing a batch's parameters is as much work for the client as running it is for
         the server, so the next batch is written in a helper thread meanwhile."""
-        shared = dict(common or {})
         texts = (
-            with_params(cypher, {"rows": list(batch), "common": shared})
+            with_params(cypher, {"rows": list(batch), "common": common})
             for batch in chunked(rows, self.batch_size)
         )
         written = 0
@@ -160,38 +150,26 @@ class FalkorDBStore(GraphStore):
             written += int(self._execute(text, False, None)[0]["written"])
         return written
 
-    def upsert_nodes(
-        self, label: str, rows: Sequence[NodeRow], common: Mapping[str, Any] | None = None
-    ) -> int:
-        refuse_unsafe_uids(rows)
-        return self._write_batches(node_upsert_cypher(self.ontology, label), rows, common)
-
-    def upsert_relationships(
-        self,
-        rel_type: str,
-        src_label: str,
-        dst_label: str,
-        rows: Sequence[RelRow],
-        common: Mapping[str, Any] | None = None,
-    ) -> int:
-        cypher = rel_upsert_cypher(self.ontology, rel_type, src_label, dst_label)
-        return self._write_batches(cypher, rows, common)
-
     # -------------------------------------------------------------- schema
 
     def ensure_schema(self) -> None:
-        existing: set[tuple[str, str]] = set()
-        if self.graph_name in self._db.list_graphs():
-            rows = self.read(
-                "CALL db.indexes() YIELD label, properties, entitytype "
-                "WHERE entitytype = 'NODE' RETURN label, properties"
-            )
-            existing = {(row["label"], prop) for row in rows for prop in row["properties"]}
-        for label, prop in [(ENTITY_LABEL, "uid"), *self.schema_indexes()]:
-            if (label, prop) not in existing:
-                self.write(f"CREATE INDEX FOR (n:`{label}`) ON (n.`{prop}`)")
-                existing.add((label, prop))
-        self._ensure_unique_uid()
+        """Create what is missing; under the folder's schema lock, so that processes
+        opening a new folder at the same moment never both create one index."""
+        with self.server.schema_lock():
+            existing: set[tuple[str, str]] = set()
+            if self.graph_name in self._db.list_graphs():
+                rows = self._read(
+                    "CALL db.indexes() YIELD label, properties, entitytype "
+                    "WHERE entitytype = 'NODE' RETURN label, properties",
+                    {},
+                    None,
+                )
+                existing = {(row["label"], prop) for row in rows for prop in row["properties"]}
+            for label, prop in [(ENTITY_LABEL, "uid"), *self.schema_indexes()]:
+                if (label, prop) not in existing:
+                    self._write(f"CREATE INDEX FOR (n:`{label}`) ON (n.`{prop}`)", {})
+                    existing.add((label, prop))
+            self._ensure_unique_uid()
 
     def _ensure_unique_uid(self) -> None:
         def uid_constraint() -> dict[str, Any] | None:

@@ -21,6 +21,7 @@ __all__ = [
     "OntologyError",
     "Problem",
     "QueryError",
+    "QueryMemoryError",
     "QueryTimeoutError",
     "ReadOnlyError",
     "SourceError",
@@ -46,6 +47,10 @@ class QueryError(ThreadError):
 
 class ReadOnlyError(QueryError):
     """A query that writes was run where only reads are allowed."""
+
+
+class QueryMemoryError(QueryError):
+    """A query needs more memory than the server allows one transaction."""
 
 
 class QueryTimeoutError(QueryError):

@@ -261,7 +261,10 @@ class ExportReport:
 
 
 def _pages(store: GraphStore, query: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Rows of `query` (which ends in SKIP $skip LIMIT $limit) page by page."""
+    """Rows of `query` (which ends in ORDER BY … SKIP $skip LIMIT $limit) page by page.
+
+    The ORDER BY is what makes the pages add up: without it a database may return the
+    rows of two reads in different orders (Neo4j does), and a page skips or repeats some."""
     skip = 0
     while True:
         rows = store.read(query, {**params, "skip": skip, "limit": _PAGE})
@@ -344,7 +347,8 @@ class _Exporter:
             if self.subset is None:
                 rows = _pages(
                     self.store,
-                    f"MATCH (n:`{label}`) RETURN n.uid AS uid, properties(n) AS p SKIP $skip LIMIT $limit",
+                    f"MATCH (n:`{label}`) RETURN n.uid AS uid, properties(n) AS p "
+                    "ORDER BY uid SKIP $skip LIMIT $limit",
                     {},
                 )
             else:
@@ -377,7 +381,8 @@ class _Exporter:
             return _pages(
                 self.store,
                 f"MATCH (a)-[r:`{rel_type}`]->(b) "
-                "RETURN a.uid AS src, b.uid AS dst, properties(r) AS p SKIP $skip LIMIT $limit",
+                "RETURN a.uid AS src, b.uid AS dst, properties(r) AS p "
+                "ORDER BY src, dst, p._key SKIP $skip LIMIT $limit",
                 {},
             )
         subset = self.subset

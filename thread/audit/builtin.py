@@ -444,12 +444,13 @@ def _maintenance() -> list[Rule]:
     limits = (
         "coalesce({0}.life_limit_years, {0}.life_limit_cycles, {0}.life_limit_hours) IS NOT NULL"
     )
-    # units of parts with limits, and units with their own: not a lookup for every unit
+    # units of parts with limits, and units with their own: the limited part numbers are
+    # collected once, so no unit needs a lookup of its part to be left out
     limited = (
-        "CALL { MATCH (p:Part) WHERE " + limits.format("p") + " "
-        "MATCH (u:Unit) WHERE u.part_number = p.part_number RETURN u "
-        "UNION MATCH (u:Unit) WHERE " + limits.format("u") + " RETURN u } "
-        f"WITH u WHERE {_SCOPE_U} AND {in_service} "
+        "OPTIONAL MATCH (lp:Part) WHERE " + limits.format("lp") + " "
+        "WITH collect(DISTINCT lp.part_number) AS limited_parts "
+        "MATCH (u:Unit) WHERE (u.part_number IN limited_parts OR " + limits.format("u") + ") "
+        f"AND {_SCOPE_U} AND {in_service} "
         "OPTIONAL MATCH (p:Part {part_number: u.part_number}) "
     )
     channel_scope = (

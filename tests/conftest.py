@@ -8,6 +8,7 @@ the reason.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,20 +113,52 @@ def _neo4j_uri() -> tuple[str | None, str]:
     return "testcontainers", ""
 
 
+WIPE_ENV = "THREAD_TEST_NEO4J_WIPE"
+
+
 @pytest.fixture(scope="session")
-def neo4j_uri() -> Iterator[str]:
+def neo4j_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Neo4j server for the contract suite, with its telemetry folders in the session's
+    temporary folder (THREAD_HOME), never in the user's."""
     uri, reason = _neo4j_uri()
     if uri is None:
         pytest.skip(f"Neo4j tests skipped: {reason}")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("THREAD_HOME", str(tmp_path_factory.mktemp("neo4j-home")))
     if uri != "testcontainers":
         yield uri
+        patch.undo()
         return
     from testcontainers.community.neo4j import Neo4jContainer
 
     with Neo4jContainer("neo4j:5") as container:
-        os.environ.setdefault("NEO4J_USER", container.username)
-        os.environ.setdefault("NEO4J_PASSWORD", container.password)
+        patch.setenv("NEO4J_USER", container.username)
+        patch.setenv("NEO4J_PASSWORD", container.password)
+        patch.setenv(WIPE_ENV, "1")  # the container is the suite's own
         yield container.get_connection_url()
+    patch.undo()
+
+
+def _fresh_neo4j(uri: str) -> GraphStore:
+    """Open the Neo4j store and empty it, graph and telemetry. A database that holds data
+    is wiped only when THREAD_TEST_NEO4J_WIPE=1 says it may be."""
+    opened = open_store(uri)
+    try:
+        if os.environ.get(WIPE_ENV) != "1":
+            held = opened.read("MATCH (n) RETURN count(n) AS n")[0]["n"]
+            if held:
+                pytest.fail(
+                    f"{opened.description} holds {held} nodes and the Neo4j tests empty the "
+                    f"database before each test: point NEO4J_URI/NEO4J_DATABASE at a scratch "
+                    f"database, or set {WIPE_ENV}=1 to let them wipe this one",
+                    pytrace=False,
+                )
+        opened.write("MATCH (n) DETACH DELETE n")
+        shutil.rmtree(opened.data_dir, ignore_errors=True)
+    except BaseException:
+        opened.close()
+        raise
+    return opened
 
 
 @pytest.fixture(params=["embedded", pytest.param("neo4j", marks=pytest.mark.neo4j)])
@@ -137,9 +170,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[GraphStore]:
         with open_store(spec) as opened:
             yield opened
     else:
-        uri = request.getfixturevalue("neo4j_uri")
-        with open_store(uri) as opened:
-            opened.write("MATCH (n) DETACH DELETE n")
+        with _fresh_neo4j(request.getfixturevalue("neo4j_uri")) as opened:
             yield opened
 
 
@@ -153,12 +184,10 @@ def pump_fleet(request: pytest.FixtureRequest) -> Iterator[GraphStore]:
 
     if request.param == "embedded":
         home = request.getfixturevalue("embedded_home")
-        spec = f"embedded:{home}#fleet{uuid.uuid4().hex[:10]}"
+        opened = open_store(f"embedded:{home}#fleet{uuid.uuid4().hex[:10]}")
     else:
-        spec = request.getfixturevalue("neo4j_uri")
-    with open_store(spec) as opened:
-        if request.param == "neo4j":
-            opened.write("MATCH (n) DETACH DELETE n")
+        opened = _fresh_neo4j(request.getfixturevalue("neo4j_uri"))
+    with opened:
         import_folder(opened, EXAMPLE)
         yield opened
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -204,3 +207,22 @@ def test_a_uid_with_outer_whitespace_is_refused(store: GraphStore, uid: str) -> 
     with pytest.raises(QueryError, match="leading or trailing whitespace"):
         store.upsert_nodes("Part", [{"uid": uid, "props": {"part_number": "X"}}])
     assert store.read("MATCH (n) RETURN count(n) AS c") == [{"c": 0}]
+
+
+def test_the_statement_log_holds_each_statement_once_without_values(
+    embedded_store: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "cypher.jsonl"
+    monkeypatch.setenv("THREAD_CYPHER_LOG", str(log))
+    for serial in ("SN-1", "SN-2"):
+        embedded_store.read("MATCH (u:Unit {serial: $s}) RETURN u.uid AS uid", {"s": serial})
+    embedded_store.upsert_nodes("Part", [{"uid": "part:SECRET-1", "props": {"name": "x"}}])
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert lines[0] == {
+        "statement": "MATCH (u:Unit {serial: $s}) RETURN u.uid AS uid",
+        "parameters": ["s"],
+    }
+    assert lines[1]["statement"].startswith("UNWIND $rows AS row MERGE (n:`Entity`:`Part`")
+    assert lines[1]["parameters"] == ["common", "rows"]
+    assert len(lines) == 2
+    assert "SN-1" not in log.read_text() and "SECRET" not in log.read_text()

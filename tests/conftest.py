@@ -18,6 +18,9 @@ import pytest
 from thread.stores import GraphStore, open_store
 from thread.stores.embedded_server import EmbeddedServer
 
+# every statement the run sends is checked with Neo4j's own Cypher parser at its end
+pytest_plugins = ["cypher_check"]
+
 
 def _find_shared_data() -> Path | None:
     """The public sample data: THREAD_SHARED_DATA, else ../shared/data beside the checkout,

@@ -138,6 +138,7 @@ OPENER = textwrap.dedent(
 )
 
 
+@pytest.mark.cypher_unchecked  # lists FalkorDB's own indexes
 def test_processes_opening_a_new_folder_at_once_set_up_the_schema_once(tmp_path: Path) -> None:
     """Every process finds a new folder with no indexes; each must not create them too."""
     folder, go = tmp_path / "store", tmp_path / "go"

@@ -184,6 +184,7 @@ def test_results_are_plain_values(store: GraphStore) -> None:
     assert [r["_type"] for r in row["p"]["relationships"]] == ["HAS_REVISION"]
 
 
+@pytest.mark.cypher_unchecked
 def test_a_bad_query_is_a_query_error_with_the_stores_message(store: GraphStore) -> None:
     with pytest.raises(QueryError) as excinfo:
         store.read("MATCH (n RETURN n")

@@ -23,19 +23,19 @@ BROKEN = [
     "MATCH (u:Unit) MATCH (r:PartRevision) CREATE (u)-[:OF_REVISION {_key: r.uid}]->(r)",
     # a good unit related twice to the same revision: one RDF value, no maxCount violation
     "CREATE (:Entity:Unit {uid: 'unit:P-1/SN-2', part_number: 'P-1', serial: 'SN-2'})",
-    "MATCH (u:Unit {uid: 'unit:P-1/SN-2'}), (r:PartRevision {uid: 'rev:P-1/A'}) "
+    "MATCH (u:Unit {uid: 'unit:P-1/SN-2'}) MATCH (r:PartRevision {uid: 'rev:P-1/A'}) "
     "CREATE (u)-[:OF_REVISION {_key: 'x'}]->(r), (u)-[:OF_REVISION {_key: 'y'}]->(r)",
     # a lot supplied by a unit, contained in a revision (sh:class, sh:or)
     "CREATE (:Entity:Lot {uid: 'lot:L-1', lot_id: 'L-1'})",
     "MATCH (l:Lot) MATCH (u:Unit {uid: 'unit:P-1/SN-2'}) CREATE (l)-[:SUPPLIED_BY]->(u)",
-    "MATCH (u:Unit {uid: 'unit:P-1/SN-2'}), (r:PartRevision {uid: 'rev:P-1/B'}) CREATE (u)-[:CONTAINS {valid_from: '2024-01-01'}]->(r)",
+    "MATCH (u:Unit {uid: 'unit:P-1/SN-2'}) MATCH (r:PartRevision {uid: 'rev:P-1/B'}) CREATE (u)-[:CONTAINS {valid_from: '2024-01-01'}]->(r)",
     # a part whose number is a list, a supplier whose uid breaks the pattern
     "CREATE (:Entity:Part {uid: 'part:P-1', part_number: ['P', '1']})",
     "CREATE (:Entity:Supplier {uid: 'Supplier S-1', supplier_id: 'S-1'})",
     # an import run in an unknown state without its source, an alert on two units
     "CREATE (:Entity:ImportRun {uid: 'run:1', run_id: '1', status: 'paused'})",
     "CREATE (:Entity:Alert {uid: 'alert:A-1', alert_id: 'A-1'})",
-    "MATCH (a:Alert), (u:Unit) CREATE (a)-[:RAISED_ON]->(u)",
+    "MATCH (a:Alert) MATCH (u:Unit) CREATE (a)-[:RAISED_ON]->(u)",
     # a sensor observing a lot and a channel (sh:or over six classes)
     "CREATE (:Entity:Sensor {uid: 'sensor:S', sensor_id: 'S'})-[:HAS_CHANNEL]->"
     "(:Entity:Channel {uid: 'channel:S/x', sensor_id: 'S', channel: 'x'})",

@@ -38,6 +38,7 @@ Bindings: see `importers.binding`; the default keys are `thread:serial` and
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -53,7 +54,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from importers.base import ImportContext, Importer
 from importers.binding import BindingKeys, binding_records, declared_binding, parse_bindings
 from thread.errors import SourceError
-from thread.records import NodeRecord, Notice, Origin, PropValue, Record, node, rel
+from thread.records import (
+    MAX_UID_BYTES,
+    NodeRecord,
+    Notice,
+    Origin,
+    PropValue,
+    Record,
+    node,
+    rel,
+    text_too_long,
+)
 
 __all__ = ["DEFAULT_BINDINGS", "UsdImporter", "UsdOptions", "flatten_value"]
 
@@ -266,6 +277,14 @@ class _SceneWalk:
         self.notices: list[Notice] = []
         self._model_api, self._imageable = Usd.ModelAPI, UsdGeom.Imageable
 
+    def uid_of(self, prim_path: str) -> str:
+        """`prim:<scene>:<prim path>`; for a path so deep that the uid would pass the uid
+        limit, `prim:<scene>:~<digest of the path>` (the path stays in `prim_path`)."""
+        uid = self.prim_uid + prim_path
+        if text_too_long(uid, MAX_UID_BYTES) is None:
+            return uid
+        return self.prim_uid + "~" + hashlib.sha256(prim_path.encode()).hexdigest()[:32]
+
     def relative(self, real_path: str) -> str:
         """A layer's path relative to the import root, keeping a package's inner part
         (`kit.usdz[geo.usdc]`)."""
@@ -322,11 +341,11 @@ class _SceneWalk:
                 declared = declared_binding(sources, self.keys)
                 if declared:
                     props.update(declared.props())
-            record = NodeRecord("Prim", self.prim_uid + path, props, self.origin)
+            record = NodeRecord("Prim", self.uid_of(path), props, self.origin)
             yield record
             parent = path.rsplit("/", 1)[0]  # traversed before its children
             if parent:
-                parent_uid = self.prim_uid + parent
+                parent_uid = self.uid_of(parent)
                 yield rel("HAS_CHILD", ("Prim", parent_uid), record, origin=self.origin)
             else:
                 yield rel("HAS_PRIM", scene, record, origin=self.origin)

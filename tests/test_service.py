@@ -9,7 +9,7 @@ import pytest
 
 import ontology
 from thread.errors import Problem, ValidationError
-from thread.records import NodeRecord, Notice, Origin, Record, node, rel
+from thread.records import MAX_UID_BYTES, NodeRecord, Notice, Origin, Record, node, rel
 from thread.service import Source, ThreadService
 from thread.stores import GraphStore
 
@@ -320,3 +320,56 @@ def test_a_uid_with_outer_blanks_is_a_problem_not_a_crash(store: GraphStore) -> 
         ValidationError, match=r"parts.csv:2: uid 'part:P-1 ' has leading or trailing blanks"
     ):
         ThreadService(store).import_records([record], SOURCE)
+
+
+def test_a_uid_over_the_limit_is_a_problem_and_the_server_lives(store: GraphStore) -> None:
+    """A key over 4,096 bytes used to crash the embedded server: it never reaches it now."""
+    key = "K" * 5000
+    records = [
+        *parts(3),
+        node(ONTO, "Part", {"part_number": key, "name": "long"}, Origin("parts.csv", 5)),
+    ]
+    with pytest.raises(ValidationError, match=r"parts.csv:5: uid 'part:KKK.*is 5005 bytes long"):
+        ThreadService(store).import_records(records, SOURCE)
+    assert counts(store) == (0, 0)
+    longest = "K" * (MAX_UID_BYTES - len("part:"))
+    ThreadService(store).import_records(
+        [node(ONTO, "Part", {"part_number": longest, "name": "longest"})], SOURCE
+    )
+    found = store.read("MATCH (p:Part {part_number: $k}) RETURN p.uid AS uid", {"k": longest})
+    assert found == [{"uid": "part:" + longest}]
+
+
+def test_an_indexed_value_over_the_limit_is_a_problem(store: GraphStore) -> None:
+    record = NodeRecord(
+        "Sensor", "sensor:S-1", {"sensor_id": "S-1", "name": "x"}, Origin("sensors.csv", 2)
+    )
+    prim = NodeRecord(
+        "Prim",
+        "prim:scene.usda:/deep",
+        {"scene": "scene.usda", "prim_path": "/a" * 1500},
+        Origin("scene.usda", 9),
+    )
+    with pytest.raises(ValidationError, match=r"scene\.usda:9: Prim prim_path is 3000 bytes long"):
+        ThreadService(store).import_records([record, prim], SOURCE)
+    assert counts(store) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [("bad\x00byte", "a NUL character at character 4"), ("bad\ud800", "a lone surrogate")],
+    ids=["nul", "surrogate"],
+)
+def test_text_no_store_can_keep_is_refused_before_anything_is_written(
+    store: GraphStore, text: str, reason: str
+) -> None:
+    """A NUL at row 11,000 of 12,000 used to write 10,000 parts, then fail."""
+    records = [
+        *parts(20),
+        node(ONTO, "Part", {"part_number": "P-X", "name": text}, Origin("parts.csv", 99)),
+    ]
+    with pytest.raises(
+        ValidationError, match=f"parts.csv:99: Part part:P-X: property 'name': text holds {reason}"
+    ):
+        ThreadService(store).import_records(records, SOURCE)
+    assert counts(store) == (0, 0)

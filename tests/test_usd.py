@@ -19,7 +19,7 @@ import pytest
 import ontology
 from importers.run import ImportOptions, import_file
 from thread.errors import SourceError
-from thread.records import node
+from thread.records import MAX_UID_BYTES, node
 from thread.service import ImportReport, Source, ThreadService
 from thread.stores import GraphStore
 
@@ -230,6 +230,32 @@ def test_composition_errors_are_warnings_and_the_rest_is_imported(
     assert layers["missing_payload.usda"]["arc"] == "payload"
     assert layers["look.mtlx"]["resolved"] and not layers["look.mtlx"]["readable"]
     assert layers["ok_sub.usda"]["readable"] and layers["ok_sub.usda"]["error"] == ""
+
+
+def test_prims_of_any_depth_get_bounded_uids(store: GraphStore, tmp_path: Path) -> None:
+    """A prim path that would make a uid longer than the uid limit (a key that long used to
+    crash the embedded server) gets a digest uid; its path stays whole in prim_path."""
+    depth = 150
+    text = "#usda 1.0\n"
+    for level in range(depth):
+        text += "    " * level + f'def Xform "Level{level:03d}"\n' + "    " * level + "{\n"
+    for level in reversed(range(depth)):
+        text += "    " * level + "}\n"
+    (tmp_path / "deep.usda").write_text(text)
+    import_usd(store, tmp_path / "deep.usda")
+    rows = store.read(
+        "MATCH (p:Prim) RETURN p.uid AS uid, p.prim_path AS path ORDER BY size(p.prim_path)"
+    )
+    assert len(rows) == depth
+    deepest = rows[-1]
+    assert deepest["path"] == "".join(f"/Level{level:03d}" for level in range(depth))
+    assert deepest["uid"].startswith("prim:deep.usda:~")
+    assert max(len(row["uid"].encode()) for row in rows) <= MAX_UID_BYTES
+    chain = store.read(
+        "MATCH (:Scene)-[:HAS_PRIM]->(top:Prim) MATCH (top)-[:HAS_CHILD*]->(p:Prim) "
+        "RETURN count(DISTINCT p) AS below"
+    )
+    assert chain == [{"below": depth - 1}]
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ against the ontology in bulk, once per label and relationship type, not once per
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,8 @@ from ontology import Ontology
 from thread.errors import Problem
 
 __all__ = [
+    "MAX_INDEXED_BYTES",
+    "MAX_UID_BYTES",
     "IntervalEnd",
     "NodeRecord",
     "Notice",
@@ -28,7 +31,17 @@ __all__ = [
     "check_props",
     "node",
     "rel",
+    "text_too_long",
 ]
+
+MAX_UID_BYTES = 1024
+"""The longest uid Thread writes, in UTF-8 bytes: FalkorDB's unique index crashes its server
+on a key over 4,096 bytes, so uids stay well under that."""
+
+MAX_INDEXED_BYTES = 2048
+"""The longest text an indexed property may hold, in UTF-8 bytes: FalkorDB's index no
+longer finds a value over 4,096 bytes (a lookup answers nothing), and Neo4j refuses to index
+one over about 8 kB."""
 
 Scalar = str | int | float | bool
 PropValue = Scalar | list[Any] | None
@@ -149,14 +162,21 @@ def check_props(props: Mapping[str, Any]) -> str | None:
 
     Both stores take flat values only: strings, numbers, booleans and lists of one of
     those; FalkorDB's client also cannot send empty names, names with a backtick, or
-    non-finite floats.
+    non-finite floats. No text may hold a NUL (it ends FalkorDB's query text, so the rest
+    of a batch would be lost) or a lone surrogate (it is not UTF-8): both are refused here,
+    before anything is written, rather than failing half-way through an import.
     """
     for name, value in props.items():
-        if not isinstance(name, str) or not name or "`" in name or "\x00" in name:
+        if not isinstance(name, str) or not name or "`" in name or _UNSTORABLE.search(name):
             return f"invalid property name {name!r}"
         if name[0] == "_":
             return f"property names starting with '_' are Thread's own ({name!r})"
-        if type(value) in _FLAT:
+        kind = type(value)
+        if kind is str:
+            if _UNSTORABLE.search(value):
+                return f"property {name!r}: {_unstorable(value)}"
+            continue
+        if kind is bool or value is None:
             continue  # most values: nothing more to check
         problem = _check_value(value)
         if problem:
@@ -164,12 +184,29 @@ def check_props(props: Mapping[str, Any]) -> str | None:
     return None
 
 
-_FLAT = frozenset({str, bool, type(None)})
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable(text: str) -> str:
+    found = _UNSTORABLE.search(text)
+    assert found is not None
+    what = "a NUL character" if found.group() == "\x00" else "a lone surrogate (not UTF-8)"
+    return f"text holds {what} at character {found.start() + 1}, which no store can keep"
+
+
+def text_too_long(text: str, limit: int) -> int | None:
+    """The UTF-8 length of `text` when it is over `limit` bytes, else None."""
+    if len(text) * 4 <= limit:  # no character is more than 4 bytes
+        return None
+    size = len(text.encode("utf-8", "surrogatepass"))
+    return size if size > limit else None
 
 
 def _check_value(value: Any) -> str | None:
-    if value is None or isinstance(value, bool | str):
+    if value is None or isinstance(value, bool):
         return None
+    if isinstance(value, str):
+        return _unstorable(value) if _UNSTORABLE.search(value) else None
     if isinstance(value, int):
         return None if -(2**63) <= value < 2**63 else "integer out of 64-bit range"
     if isinstance(value, float):

@@ -24,6 +24,8 @@ from typing import Any
 from ontology import Ontology
 from thread.errors import OntologyError, Problem, StoreError, ThreadError, ValidationError
 from thread.records import (
+    MAX_INDEXED_BYTES,
+    MAX_UID_BYTES,
     IntervalEnd,
     NodeRecord,
     Notice,
@@ -33,6 +35,7 @@ from thread.records import (
     RelRecord,
     Samples,
     check_props,
+    text_too_long,
 )
 from thread.stores.base import GraphStore, chunked
 from thread.telemetry import StagedTelemetry, stage_samples
@@ -342,6 +345,7 @@ class ThreadService:
             except ThreadError as exc:
                 problems.append(_problem(records[0].origin, str(exc)))
                 continue
+            indexed = [prop for index_label, prop in onto.indexes if index_label == label]
             for record in records:
                 if record.uid != record.uid.strip() or _CONTROL.search(record.uid):
                     problems.append(
@@ -351,6 +355,27 @@ class ThreadService:
                         )
                     )
                     continue
+                size = text_too_long(record.uid, MAX_UID_BYTES)
+                if size:
+                    problems.append(
+                        _problem(
+                            record.origin,
+                            f"uid {record.uid[:60]!r}… is {size} bytes long; a uid (its key "
+                            f"values together) may be at most {MAX_UID_BYTES} bytes",
+                        )
+                    )
+                    continue
+                for prop in indexed:
+                    value = record.props.get(prop)
+                    size = text_too_long(value, MAX_INDEXED_BYTES) if type(value) is str else None
+                    if size:
+                        problems.append(
+                            _problem(
+                                record.origin,
+                                f"{label} {prop} is {size} bytes long; an indexed property may "
+                                f"hold at most {MAX_INDEXED_BYTES} bytes",
+                            )
+                        )
                 if not record.uid.startswith(info.uid_prefix + ":"):
                     problems.append(
                         _problem(
@@ -388,6 +413,16 @@ class ThreadService:
                                     f"{rel_type} names uid {uid!r}, which has leading or trailing blanks or control characters",
                                 )
                             )
+                for uid in (src, dst):
+                    size = text_too_long(uid, MAX_UID_BYTES)
+                    if size:
+                        problems.append(
+                            _problem(
+                                rec.origin,
+                                f"{rel_type} names uid {uid[:60]!r}…, which is {size} bytes long "
+                                f"(at most {MAX_UID_BYTES})",
+                            )
+                        )
                 if nodes:
                     for uid, label in ((src, src_label), (dst, dst_label)):
                         known = nodes.get(uid)

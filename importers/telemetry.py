@@ -202,12 +202,12 @@ def _numbers(table: Any, column: str, display: str, options: SourceOptions, firs
 
     values = table.column(column)
     if pa.types.is_floating(values.type) or pa.types.is_integer(values.type):
-        return pc.cast(values, pa.float64())
+        return _finite(pc.cast(values, pa.float64()), values, column, display, options, first_row)
     text = pc.cast(values, pa.string())
     if options.decimal == ",":
         text = pc.replace_substring(pc.replace_substring(text, ".", ""), ",", ".")
     try:
-        return pc.cast(text, pa.float64())
+        numbers = pc.cast(text, pa.float64())
     except pa.ArrowInvalid:
         problems = []
         for i, item in enumerate(text.to_pylist()):
@@ -224,6 +224,31 @@ def _numbers(table: Any, column: str, display: str, options: SourceOptions, firs
                 if len(problems) >= _MAX_PROBLEMS:
                     break
         raise _Problems(problems) from None
+    return _finite(numbers, values, column, display, options, first_row)
+
+
+def _finite(
+    numbers: Any, values: Any, column: str, display: str, options: SourceOptions, first_row: int
+) -> Any:
+    """`numbers`, unless one is infinite (`inf`, or `1e400` past float64): a summary of
+    such a channel cannot be stored, so each is a Problem with its line. NaN stays: exports
+    write it for a missing reading, and the summaries leave it out."""
+    import pyarrow.compute as pc
+
+    infinite = pc.fill_null(pc.is_inf(numbers), False)
+    if not pc.any(infinite).as_py():
+        return numbers
+    rows = pc.indices_nonzero(infinite).to_pylist()[:_MAX_PROBLEMS]
+    problems = [
+        Problem(
+            display,
+            f"{values[row].as_py()!r} is not a finite number (infinite, or past a 64-bit float)",
+            _line(first_row + row, options),
+            column,
+        )
+        for row in rows
+    ]
+    raise _Problems(problems)
 
 
 def _clock(

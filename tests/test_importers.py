@@ -230,6 +230,22 @@ def test_telemetry_errors_name_the_line(store: GraphStore, tmp_path: Path) -> No
     assert counts(store) == (0, 0)
 
 
+@pytest.mark.parametrize("value", ["inf", "-Infinity", "1e400"])
+def test_telemetry_that_is_not_finite_names_the_line_and_writes_nothing(
+    store: GraphStore, tmp_path: Path, value: str
+) -> None:
+    """The sensor used to be written, then the channel's summary write failed."""
+    data = tmp_path / "samples.csv"
+    data.write_text(
+        "sensor_id,channel,timestamp,value\n"
+        "S1,temp,2025-01-01T00:00:00Z,20.5\n"
+        f"S1,temp,2025-01-01T00:01:00Z,{value}\n"
+    )
+    with pytest.raises(ValidationError, match=r"samples.csv:3: value: .*is not a finite number"):
+        import_file(store, "telemetry", data)
+    assert counts(store) == (0, 0)
+
+
 @pytest.mark.parametrize(
     ("header", "row", "message"),
     [

@@ -227,3 +227,34 @@ def test_the_statement_log_holds_each_statement_once_without_values(
     assert lines[1]["parameters"] == ["common", "rows"]
     assert len(lines) == 2
     assert "SN-1" not in log.read_text() and "SECRET" not in log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"n": 2**63}, r"parameter \$n: 9223372036854775808 is beyond 64-bit integers"),
+        ({"n": float("nan")}, r"parameter \$n: nan is not a finite number"),
+        ({"n": [1.0, float("inf")]}, r"parameter \$n: inf is not a finite number"),
+        ({"n": {"k": "a\x00b"}}, r"parameter \$n: holds a NUL character"),
+        ({"n": "\udc80"}, r"parameter \$n: holds a NUL character or a lone surrogate"),
+    ],
+    ids=["int65", "nan", "inf-in-list", "nul-in-map", "surrogate"],
+)
+def test_parameters_a_store_would_mangle_are_refused(
+    store: GraphStore, params: dict[str, object], message: str
+) -> None:
+    """FalkorDB used to clamp the integer to 2**63-1 and answer NaN with parser text."""
+    with pytest.raises(QueryError, match=message):
+        store.read("RETURN $n AS n", params)
+    with pytest.raises(QueryError, match=message):
+        store.write("CREATE (x:Entity:Part {uid: 'part:M', n: $n})", params)
+    assert _count(store, "MATCH (n) RETURN count(n) AS c") == 0
+
+
+def test_a_nul_in_a_query_is_refused_not_cut_short(store: GraphStore) -> None:
+    """FalkorDB ended the query at the NUL and ran what came before it."""
+    with pytest.raises(QueryError, match="NUL character"):
+        store.write(
+            "CREATE (x:Entity:Part {uid: 'part:N'})\x00 WITH 1 AS one MATCH (n) DETACH DELETE n"
+        )
+    assert _count(store, "MATCH (n) RETURN count(n) AS c") == 0

@@ -9,6 +9,7 @@ import pytest
 
 from thread.configuration import as_of, diff
 from thread.diagram import render_diagram
+from thread.entities import get_entity
 from thread.errors import NotFoundError
 from thread.fleet import list_twins, show_twin
 from thread.paths import shortest_path
@@ -221,3 +222,14 @@ def test_graph_answers_draw_as_mermaid_and_dot(pump_fleet: GraphStore) -> None:
     assert mermaid.startswith("flowchart LR") and dot.startswith("digraph thread {")
     assert mermaid.count("-->") == dot.count("->") == len(diagram.edges)
     assert f'"{pump(12)}"' in mermaid
+
+
+@pytest.mark.parametrize(
+    "uid", ["unit:P-100/SN\x00-0012", " unit:P-100/SN-0012", "unit:" + "x" * 2000]
+)
+def test_a_uid_no_node_can_have_is_not_found(pump_fleet: GraphStore, uid: str) -> None:
+    """A NUL in a uid used to give FalkorDB's parser text instead of 'not found'."""
+    with pytest.raises(NotFoundError):
+        trace(pump_fleet, uid)
+    with pytest.raises(NotFoundError):
+        get_entity(pump_fleet, uid)

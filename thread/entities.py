@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from thread.errors import NotFoundError
+from thread.records import uid_problem
 from thread.stores.base import GraphStore
 
 __all__ = [
@@ -66,12 +67,20 @@ def require_entity(store: GraphStore, uid: str) -> tuple[str, dict[str, Any]]:
     Raises:
         NotFoundError: no node has this uid (with the closest ones).
     """
+    _refuse_impossible(uid)
     rows = store.read(
         "MATCH (n:Entity {uid: $uid}) RETURN labels(n) AS labels, n AS n", {"uid": uid}
     )
     if not rows:
         raise NotFoundError(uid, closest_uids(store, uid))
     return primary_label(rows[0]["labels"]), public_props(rows[0]["n"])
+
+
+def _refuse_impossible(uid: str) -> None:
+    """A uid no node can have (a NUL or other control character, outer blanks, too long)
+    is not found: asking the store would only give its parser's complaint."""
+    if uid_problem(uid):
+        raise NotFoundError(uid)
 
 
 def closest_uids(store: GraphStore, uid: str, limit: int = 5) -> list[str]:
@@ -91,6 +100,7 @@ def get_entity(store: GraphStore, uid: str, neighbour_limit: int = 200) -> Entit
     Raises:
         NotFoundError: no node has this uid (the message lists the closest ones).
     """
+    _refuse_impossible(uid)
     rows = store.read("MATCH (n:Entity {uid: $uid}) RETURN n", {"uid": uid})
     if not rows:
         raise NotFoundError(uid, closest_uids(store, uid))

@@ -32,6 +32,7 @@ __all__ = [
     "node",
     "rel",
     "text_too_long",
+    "uid_problem",
 ]
 
 MAX_UID_BYTES = 1024
@@ -192,6 +193,21 @@ def _unstorable(text: str) -> str:
     assert found is not None
     what = "a NUL character" if found.group() == "\x00" else "a lone surrogate (not UTF-8)"
     return f"text holds {what} at character {found.start() + 1}, which no store can keep"
+
+
+_UID_UNSAFE = re.compile("[\x00-\x1f\ud800-\udfff]")
+
+
+def uid_problem(uid: str) -> str | None:
+    """Why `uid` cannot be stored as a uid (None if it can): outer blanks and control
+    characters (FalkorDB's unique index crashes its server on outer blanks, and a NUL ends
+    its query text), and a length past MAX_UID_BYTES."""
+    if uid != uid.strip() or _UID_UNSAFE.search(uid):
+        return "has leading or trailing blanks or control characters"
+    size = text_too_long(uid, MAX_UID_BYTES)
+    if size:
+        return f"is {size} bytes long; a uid (its key values together) may be at most {MAX_UID_BYTES} bytes"
+    return None
 
 
 def text_too_long(text: str, limit: int) -> int | None:

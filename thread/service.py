@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -25,7 +24,6 @@ from ontology import Ontology
 from thread.errors import OntologyError, Problem, StoreError, ThreadError, ValidationError
 from thread.records import (
     MAX_INDEXED_BYTES,
-    MAX_UID_BYTES,
     IntervalEnd,
     NodeRecord,
     Notice,
@@ -36,6 +34,7 @@ from thread.records import (
     Samples,
     check_props,
     text_too_long,
+    uid_problem,
 )
 from thread.stores.base import GraphStore, chunked
 from thread.telemetry import StagedTelemetry, stage_samples
@@ -54,7 +53,6 @@ ProgressCallback = Callable[[str, int, int | None], None]
 """`progress(phase, done, total)`: called as work advances; total None when unknown."""
 
 _READ_BATCH = 5000
-_CONTROL = re.compile(r"[\x00-\x1f]")
 _PROGRESS_STEP = 50000  # rows per store call between progress reports
 _DISAPPEARED_LISTED = 200
 
@@ -347,23 +345,9 @@ class ThreadService:
                 continue
             indexed = [prop for index_label, prop in onto.indexes if index_label == label]
             for record in records:
-                if record.uid != record.uid.strip() or _CONTROL.search(record.uid):
-                    problems.append(
-                        _problem(
-                            record.origin,
-                            f"uid {record.uid!r} has leading or trailing blanks or control characters",
-                        )
-                    )
-                    continue
-                size = text_too_long(record.uid, MAX_UID_BYTES)
-                if size:
-                    problems.append(
-                        _problem(
-                            record.origin,
-                            f"uid {record.uid[:60]!r}… is {size} bytes long; a uid (its key "
-                            f"values together) may be at most {MAX_UID_BYTES} bytes",
-                        )
-                    )
+                wrong = uid_problem(record.uid)
+                if wrong:
+                    problems.append(_problem(record.origin, f"uid {_shown(record.uid)} {wrong}"))
                     continue
                 for prop in indexed:
                     value = record.props.get(prop)
@@ -404,23 +388,12 @@ class ThreadService:
             nodes = collected.nodes
             for rec in records:
                 src, dst = rec.src, rec.dst
-                if src != src.strip() or dst != dst.strip() or _CONTROL.search(src + dst):
-                    for uid in (src, dst):
-                        if uid != uid.strip() or _CONTROL.search(uid):
-                            problems.append(
-                                _problem(
-                                    rec.origin,
-                                    f"{rel_type} names uid {uid!r}, which has leading or trailing blanks or control characters",
-                                )
-                            )
                 for uid in (src, dst):
-                    size = text_too_long(uid, MAX_UID_BYTES)
-                    if size:
+                    wrong = uid_problem(uid)
+                    if wrong:
                         problems.append(
                             _problem(
-                                rec.origin,
-                                f"{rel_type} names uid {uid[:60]!r}…, which is {size} bytes long "
-                                f"(at most {MAX_UID_BYTES})",
+                                rec.origin, f"{rel_type} names uid {_shown(uid)}, which {wrong}"
                             )
                         )
                 if nodes:
@@ -812,6 +785,11 @@ class ThreadService:
         if notice.origin is None:
             return notice.message
         return str(notice.origin.problem(notice.message))
+
+
+def _shown(uid: str) -> str:
+    """A uid as a message shows it: quoted, and cut after 60 characters."""
+    return repr(uid) if len(uid) <= 60 else f"{uid[:60]!r}…"
 
 
 def _problem(origin: Origin | None, message: str) -> Problem:

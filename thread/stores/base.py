@@ -9,6 +9,7 @@ subclasses.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from abc import ABC, abstractmethod
@@ -28,6 +29,7 @@ __all__ = [
     "NodeRow",
     "QueryObserver",
     "RelRow",
+    "check_statement",
     "chunked",
     "identifier",
     "node_upsert_cypher",
@@ -105,6 +107,53 @@ def refuse_unsafe_uids(rows: Sequence[NodeRow]) -> None:
         )
 
 
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def _value_problem(value: Any) -> str | None:
+    """Why a parameter value cannot go to a store as it is (None if it can)."""
+    kind = type(value)
+    if kind is str:
+        if _BAD_TEXT.search(value):
+            return "holds a NUL character or a lone surrogate"
+        return None
+    if kind is bool or value is None:
+        return None
+    if isinstance(value, int):
+        return None if -(2**63) <= value < 2**63 else f"{value} is beyond 64-bit integers"
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{value} is not a finite number"
+    if isinstance(value, list | tuple):
+        for item in value:
+            problem = _value_problem(item)
+            if problem:
+                return problem
+        return None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            problem = _value_problem(key) or _value_problem(item)
+            if problem:
+                return problem
+        return None
+    return None
+
+
+def check_statement(query: str, params: Mapping[str, Any]) -> None:
+    """Refuse what a store would silently mangle: FalkorDB ends a query at a NUL (the rest
+    of it is dropped) and clamps integers past 64 bits; neither store can send a lone
+    surrogate, and NaN or infinity reach FalkorDB as parser errors.
+
+    Raises:
+        QueryError: naming the parameter and what is wrong with it.
+    """
+    if "\x00" in query:
+        raise QueryError("the query holds a NUL character, where a store would cut it short")
+    for name, value in params.items():
+        problem = _value_problem(value)
+        if problem:
+            raise QueryError(f"parameter ${name}: {problem}")
+
+
 def chunked(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
@@ -156,13 +205,17 @@ class GraphStore(ABC):
 
         `timeout_ms` stops the query on the server when it runs longer (QueryTimeoutError).
         """
+        params = params or {}
+        check_statement(query, params)
         statement_log.record(query, params)
-        return self._read(query, params or {}, timeout_ms)
+        return self._read(query, params, timeout_ms)
 
     def write(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a query that may write, atomically."""
+        params = params or {}
+        check_statement(query, params)
         statement_log.record(query, params)
-        return self._write(query, params or {})
+        return self._write(query, params)
 
     def upsert_nodes(
         self, label: str, rows: Sequence[NodeRow], common: Mapping[str, Any] | None = None

@@ -14,7 +14,7 @@ from importers.run import import_folder
 from thread.errors import SourceError
 from thread.recall import recall
 from thread.status import store_status
-from thread.stores import open_store
+from thread.stores import embedded_spec, open_store
 from thread.trace import trace
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "pump-fleet"
@@ -37,7 +37,7 @@ def demo(
         raise SourceError(f"{folder} is not empty; the demo starts from a fresh store")
     with tempfile.TemporaryDirectory(prefix="thread-demo-") as scratch:
         home = folder or Path(scratch)
-        with open_store(f"embedded:{home}") as store:
+        with open_store(embedded_spec(home)) as store:
             err.print(f"importing the example thread from {EXAMPLE} into {store.description}")
             with progress_reporter(not ctx.obj.quiet) as progress:
                 reports = import_folder(store, EXAMPLE, progress=progress)
@@ -69,5 +69,5 @@ def demo(
             )
         if folder is not None:
             out.print(
-                f"\nThe store is in {folder}; explore it with:\n  thread --store embedded:{folder} trace {PUMP}"
+                f"\nThe store is in {folder}; explore it with:\n  thread --store {embedded_spec(folder)} trace {PUMP}"
             )

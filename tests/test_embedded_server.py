@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from thread.stores import open_store
+from thread.errors import StoreError
+from thread.stores import embedded_spec, open_store
 from thread.stores.embedded_server import EmbeddedServer
 
 
@@ -190,3 +191,33 @@ def test_graphs_in_one_folder_are_separate(tmp_path: Path, graph: str) -> None:
         other = two if graph == "one" else one
         target.upsert_nodes("Part", [{"uid": "part:G", "props": {"part_number": "G"}}])
         assert other.read("MATCH (n) RETURN count(n) AS c")[0]["c"] == 0
+
+
+def test_a_read_only_store_folder_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    folder = tmp_path / "store"
+    folder.mkdir(mode=0o500)
+    with pytest.raises(StoreError, match=r"is read-only \(mode 500\).*chmod u\+w"):
+        open_store(f"embedded:{folder}")
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o500
+
+
+def test_a_store_path_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    path.write_text("not a folder")
+    with pytest.raises(StoreError, match="is a file, not a folder"):
+        open_store(f"embedded:{path}")
+    with pytest.raises(StoreError, match=r"cannot use .* as a store folder"):
+        open_store(f"embedded:{path}/inside")
+
+
+def test_graph_names_stay_inside_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"graph name '\.\./\.\./x'"):
+        open_store(f"embedded:{tmp_path}#../../x")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_whose_name_holds_a_hash_can_be_used(tmp_path: Path) -> None:
+    folder = tmp_path / "line#2 50%"
+    with open_store(embedded_spec(folder, "g1")) as store:
+        assert store.folder == folder.resolve() and store.graph_name == "g1"
+        assert store.data_dir == folder.resolve() / "data" / "g1"

@@ -7,14 +7,23 @@ Neo4j driver and vice versa.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote, unquote
 
 from thread.errors import StoreError
 from thread.stores.base import GraphStore
 
-__all__ = ["DEFAULT_HOME", "GraphStore", "StoreSpec", "open_store", "parse_store_spec"]
+__all__ = [
+    "DEFAULT_HOME",
+    "GraphStore",
+    "StoreSpec",
+    "embedded_spec",
+    "open_store",
+    "parse_store_spec",
+]
 
 DEFAULT_HOME = ".thread"
 _NEO4J_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
@@ -34,24 +43,42 @@ class StoreSpec:
         return Path(self.location).expanduser().resolve()
 
 
+_GRAPH_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def embedded_spec(folder: str | Path, graph: str | None = None) -> str:
+    """The `--store` text of an embedded folder: a `#` in its path is written `%23` (and a
+    `%` as `%25`), since `#` starts the graph's name."""
+    text = "embedded:" + quote(str(folder), safe="/:~@!$&'()*+,;=. -_")
+    return f"{text}#{graph}" if graph else text
+
+
 def default_spec_text() -> str:
     """THREAD_STORE, else the embedded store in THREAD_HOME or ./.thread."""
-    return (
-        os.environ.get("THREAD_STORE") or f"embedded:{os.environ.get('THREAD_HOME', DEFAULT_HOME)}"
+    return os.environ.get("THREAD_STORE") or embedded_spec(
+        os.environ.get("THREAD_HOME", DEFAULT_HOME)
     )
 
 
 def parse_store_spec(text: str | None = None) -> StoreSpec:
-    """Parse `embedded:PATH[#GRAPH]`, `bolt://…` or `neo4j://…` (None: the default)."""
+    """Parse `embedded:PATH[#GRAPH]`, `bolt://…` or `neo4j://…` (None: the default).
+
+    PATH is percent-decoded, so a folder whose name holds `#` is written with `%23`; GRAPH
+    is letters, digits, `_` and `-` (its name becomes a folder beside the telemetry)."""
     text = text or default_spec_text()
     scheme, sep, _ = text.partition("://")
     if sep and scheme.lower() in _NEO4J_SCHEMES:
         return StoreSpec("neo4j", text)
     if text.startswith("embedded:"):
-        location, _, graph = text[len("embedded:") :].partition("#")
+        location, hashed, graph = text[len("embedded:") :].partition("#")
         if not location:
             raise StoreError("embedded store needs a folder: embedded:PATH")
-        return StoreSpec("embedded", location, graph or "thread")
+        if hashed and not _GRAPH_NAME.match(graph):
+            raise StoreError(
+                f"graph name {graph!r} in {text!r}: use 1 to 64 letters, digits, '_' or '-' "
+                "(a folder whose name holds '#' is written with %23)"
+            )
+        return StoreSpec("embedded", unquote(location), graph or "thread")
     raise StoreError(
         "unknown store; use embedded:PATH, bolt://HOST:PORT or neo4j://HOST:PORT "
         f"(schemes: {', '.join(_NEO4J_SCHEMES)})"

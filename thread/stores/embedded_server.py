@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import stat
 import subprocess
 import tempfile
 import time
@@ -185,10 +186,29 @@ class EmbeddedServer:
     # -------------------------------------------------------------- internals
 
     def _prepare_folder(self) -> None:
-        for folder in (self.folder, self.data_dir, self.socket_path.parent):
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.data_dir.chmod(0o700)
-        self.socket_path.parent.chmod(0o700)
+        """Create the folder and Thread's private subfolders; refuse a folder its owner
+        made read-only rather than change its mode (as root, writing would succeed)."""
+        if self.folder.exists() and not self.folder.is_dir():
+            raise StoreError(f"the store folder {self.folder} is a file, not a folder")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            mode = stat.S_IMODE(self.folder.stat().st_mode)
+            if not mode & stat.S_IWUSR:
+                raise StoreError(
+                    f"the store folder {self.folder} is read-only (mode {mode:o}): the embedded "
+                    "server keeps its data there; make it writable (chmod u+w) or choose "
+                    "another folder"
+                )
+            private = [self.data_dir]
+            if self.socket_path.parent != self.folder:
+                private.append(self.socket_path.parent)
+            for folder in private:
+                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                folder.chmod(0o700)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot use {self.folder} as a store folder: {exc.strerror or exc}"
+            ) from None
 
     def _written_pid(self) -> int | None:
         """The pid in the pid file, once the server has finished writing it."""

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from thread.errors import StoreError
-from thread.stores import embedded_spec, open_store
+from thread.errors import ReadOnlyError, StoreError
+from thread.stores import GraphStore, embedded_spec, open_store
 from thread.stores.embedded_server import EmbeddedServer
+from thread.stores.falkordb_store import FalkorDBStore
 
 
 def _nodes(folder: Path) -> int:
@@ -221,3 +222,55 @@ def test_a_folder_whose_name_holds_a_hash_can_be_used(tmp_path: Path) -> None:
     with open_store(embedded_spec(folder, "g1")) as store:
         assert store.folder == folder.resolve() and store.graph_name == "g1"
         assert store.data_dir == folder.resolve() / "data" / "g1"
+
+
+def _property_names(store: GraphStore) -> int:
+    rows = store.read("CALL db.propertyKeys() YIELD propertyKey RETURN count(propertyKey) AS n")
+    return int(rows[0]["n"])
+
+
+def test_refused_read_only_queries_leave_no_property_names(embedded_store: GraphStore) -> None:
+    """FalkorDB registers the names a write clause mentions even when it then refuses the
+    query as read-only; 36 such queries could push a graph past its 65,535 names."""
+    before = _property_names(embedded_store)
+    for query in range(100):
+        names = ", ".join(f"new_{query}_{i}: 1" for i in range(50))
+        with pytest.raises(ReadOnlyError, match=r"\(CREATE\)"):
+            embedded_store.read(f"CREATE (x:Entity {{{names}}})")
+    with pytest.raises(ReadOnlyError, match=r"\(SET\)"):
+        embedded_store.read("MATCH (n) SET n.other_new = 1 RETURN n")
+    assert _property_names(embedded_store) == before
+
+
+def test_writes_that_could_pass_the_property_name_limit_are_refused(
+    embedded_store: GraphStore,
+) -> None:
+    """Past FalkorDB's limit a new name aliases an old one; Thread stops short of it (the
+    limit is lowered here: reaching 65,000 real names takes half a minute)."""
+    assert isinstance(embedded_store, FalkorDBStore)
+    embedded_store.property_names_max = _property_names(embedded_store) + 60
+    rows = [{"uid": "part:WIDE", "props": {f"column_{i}": i for i in range(100)}}]
+    with pytest.raises(StoreError, match="property names and this write may add 103"):
+        embedded_store.upsert_nodes("Part", rows)
+    with pytest.raises(StoreError, match="FalkorDB keeps at most 65,535"):
+        embedded_store.write(
+            "CREATE (p:Entity:Part {uid: 'part:W'}) SET p += $props", {"props": rows[0]["props"]}
+        )
+    assert embedded_store.read("MATCH (n) RETURN count(n) AS n") == [{"n": 0}]
+    embedded_store.upsert_nodes("Part", [{"uid": "part:NARROW", "props": {"name": "fits"}}])
+
+
+def test_a_store_recovers_by_itself_when_its_server_dies(tmp_path: Path) -> None:
+    """The HTTP service answered 503 after a server crash until someone ran a command."""
+    with open_store(f"embedded:{tmp_path}") as store:
+        assert isinstance(store, FalkorDBStore)
+        store.upsert_nodes("Part", [{"uid": "part:P-1", "props": {"part_number": "P-1"}}])
+        os.kill(store.server.status().pid or 0, signal.SIGKILL)
+        rows = store.read("MATCH (p:Part) RETURN p.uid AS uid")  # the server starts again
+        assert rows == [{"uid": "part:P-1"}]
+        os.kill(store.server.status().pid or 0, signal.SIGKILL)
+        with pytest.raises(StoreError, match="stopped during this write and was started again"):
+            store.write("MATCH (p:Part) SET p.checked = true")
+        store.write("MATCH (p:Part) SET p.checked = true")
+        assert store.read("MATCH (p:Part) RETURN p.checked AS c") == [{"c": True}]
+    assert not EmbeddedServer(tmp_path).status().running

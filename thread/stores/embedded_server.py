@@ -120,6 +120,17 @@ class EmbeddedServer:
             fcntl.flock(handle, fcntl.LOCK_SH)
             self._client_handle = handle
 
+    def revive(self) -> bool:
+        """Start the server again when it died while this process used it (a crash, a
+        kill); True when it had to. Other users wait on the lock and find it running."""
+        if self._client_handle is None:
+            return False
+        with _flock(self._server_lock, fcntl.LOCK_EX):
+            if self._running_pid():
+                return False
+            self._start()
+            return True
+
     def release(self) -> None:
         """Stop being a user; the last user stops the server unless it is pinned."""
         handle = self._client_handle

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -15,15 +16,26 @@ from thread.errors import QueryError, QueryTimeoutError, ReadOnlyError, StoreErr
 from thread.stores.base import GraphStore, chunked
 from thread.stores.embedded_server import EmbeddedServer, no_retry
 from thread.stores.falkordb_params import with_params
+from thread.stores.write_clauses import write_clause
 
 __all__ = ["FalkorDBStore"]
 
 _READ_ONLY_MESSAGE = "is to be executed only on read-only queries"
 _TIMEOUT_MESSAGE = "Query timed out"
 _CONSTRAINT_WAIT_S = 120.0
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 _SCALARS = (str, int, float, bool, type(None))
+
+
+def _map_keys(value: Any) -> int:
+    """How many map keys `value` holds at any depth: property names a write may add."""
+    if isinstance(value, Mapping):
+        return len(value) + sum(_map_keys(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return sum(_map_keys(v) for v in value)
+    return 0
 
 
 def _one_ahead(items: Iterator[str]) -> Iterator[str]:
@@ -63,6 +75,9 @@ class FalkorDBStore(GraphStore):
     """A graph in the embedded FalkorDB server of a store folder."""
 
     kind = "embedded"
+    property_names_max = 65_000
+    """Writes that could take the graph past this many property names are refused:
+    FalkorDB's limit is 65,535 (16-bit ids), and past it a new name aliases an old one."""
 
     def __init__(self, folder: Path, graph: str = "thread", onto: Ontology | None = None) -> None:
         super().__init__(onto)
@@ -79,6 +94,7 @@ class FalkorDBStore(GraphStore):
             self.server.release()
             raise
         self._closed = False
+        self._names_bound = self.property_names_max  # unknown: the first write asks
         atexit.register(self.close)
 
     @property
@@ -98,13 +114,70 @@ class FalkorDBStore(GraphStore):
     def _read(
         self, query: str, params: Mapping[str, Any], timeout_ms: int | None
     ) -> list[dict[str, Any]]:
+        clause = write_clause(query)
+        if clause:
+            # refused here: FalkorDB would register the clause's property names first
+            raise ReadOnlyError(
+                f"this query writes to the graph ({clause}), which is refused here (read-only)"
+            )
         return self._execute(with_params(query, params), True, timeout_ms)
 
     def _write(self, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        self._make_room_for_names(len(set(_WORD.findall(query))) + _map_keys(params))
         return self._execute(with_params(query, params), False, None)
 
+    def _property_names(self) -> int:
+        rows = self._execute(
+            "CALL db.propertyKeys() YIELD propertyKey RETURN count(propertyKey) AS n", True, None
+        )
+        return int(rows[0]["n"])
+
+    def _make_room_for_names(self, new: int) -> None:
+        """Refuse a write that could take the graph past FalkorDB's 65,535 property names:
+        their ids are 16-bit, and past the limit a new name aliases an old one, so a value
+        would be stored under the wrong name for good.
+
+        `new` is an upper bound of the names the write may add. The count is asked of the
+        server only when the bound, added up since it was last asked, nears the limit."""
+        if self._names_bound + new < self.property_names_max:
+            self._names_bound += new
+            return
+        self._names_bound = self._property_names()
+        if self._names_bound + new >= self.property_names_max:
+            raise StoreError(
+                f"{self.description} holds {self._names_bound} property names and this write "
+                f"may add {new}; FalkorDB keeps at most 65,535 and would store new ones under "
+                "the wrong name, so Thread refuses past "
+                f"{self.property_names_max}: keep free-form columns out of [properties], or "
+                "export the graph and import it into a fresh store"
+            )
+        self._names_bound += new
+
     def _execute(self, text: str, read_only: bool, timeout_ms: int | None) -> list[dict[str, Any]]:
-        """Run a query whose parameters are already written into its text."""
+        """Run a query whose parameters are already written into its text.
+
+        When the server has died (a crash or a kill), it is started again, so that the
+        store, and the HTTP service holding it, recovers by itself: a read is run again; a
+        write is not, since it may have been applied before the server died."""
+        import redis
+
+        try:
+            return self._execute_once(text, read_only, timeout_ms)
+        except redis.ConnectionError as exc:
+            if not self.server.revive():
+                raise StoreError(f"lost the connection to {self.description}: {exc}") from None
+        if read_only:
+            return self._execute_once(text, read_only, timeout_ms)
+        raise StoreError(
+            f"the embedded server of {self.description} stopped during this write and was "
+            "started again; the write may not have been applied: run it again (imports are "
+            "idempotent)"
+        )
+
+    def _execute_once(
+        self, text: str, read_only: bool, timeout_ms: int | None
+    ) -> list[dict[str, Any]]:
+        """One query; a lost connection is the caller's to handle."""
         import redis
 
         if self._closed:
@@ -126,8 +199,6 @@ class FalkorDBStore(GraphStore):
                     f"the query ran longer than {timeout_ms} ms and was stopped"
                 ) from None
             raise QueryError(f"FalkorDB: {message}") from None
-        except redis.ConnectionError as exc:
-            raise StoreError(f"lost the connection to {self.description}: {exc}") from None
         columns = [column[1] for column in result.header]
         return [
             {name: _plain(value) for name, value in zip(columns, row, strict=True)}
@@ -141,12 +212,12 @@ class FalkorDBStore(GraphStore):
 
         Writing a batch's parameters is as much work for the client as running it is for
         the server, so the next batch is written in a helper thread meanwhile."""
-        texts = (
-            with_params(cypher, {"rows": list(batch), "common": common})
-            for batch in chunked(rows, self.batch_size)
-        )
+        batches = list(chunked(rows, self.batch_size))
+        texts = (with_params(cypher, {"rows": list(batch), "common": common}) for batch in batches)
         written = 0
-        for text in _one_ahead(texts):
+        for batch, text in zip(batches, _one_ahead(texts), strict=True):
+            names = set(common).union(*(row["props"] for row in batch if "props" in row))
+            self._make_room_for_names(len(names) + 3)  # uid, _key, written
             written += int(self._execute(text, False, None)[0]["written"])
         return written
 
@@ -157,7 +228,9 @@ class FalkorDBStore(GraphStore):
         opening a new folder at the same moment never both create one index."""
         with self.server.schema_lock():
             existing: set[tuple[str, str]] = set()
-            if self.graph_name in self._db.list_graphs():
+            if self.graph_name not in self._db.list_graphs():
+                self._names_bound = 0  # a new graph has no property names
+            else:
                 rows = self._read(
                     "CALL db.indexes() YIELD label, properties, entitytype "
                     "WHERE entitytype = 'NODE' RETURN label, properties",

@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from cli.output import out, print_json, print_rows, rows_table, value_text
+from cli.output import err, out, print_json, print_rows, rows_table, value_text
 from cli.state import AppState
 from thread.entities import get_entity
 from thread.query import parse_params, run_query
@@ -25,10 +25,12 @@ def init(ctx: typer.Context) -> None:
 def status(ctx: typer.Context, json_output: bool = JSON) -> None:
     """The store, its server, counts per label and relationship type, recent import runs."""
     state: AppState = ctx.obj
-    info = store_status(state.store())
+    info = store_status(state.store(), repair=True)
     if json_output:
         print_json(info.to_dict())
         return
+    for repair in info.repaired:
+        err.print(f"repaired: {repair}")
     out.print(f"[bold]{info.store}[/]")
     server = info.server
     if info.kind == "embedded":

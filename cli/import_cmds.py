@@ -46,7 +46,7 @@ def _report_table(report: ImportReport) -> Table:
     return table
 
 
-def _show(reports: list[ImportReport], json_output: bool) -> None:
+def show_reports(reports: list[ImportReport], json_output: bool) -> None:
     if json_output:
         print_json([r.to_dict() for r in reports])
         return
@@ -72,7 +72,7 @@ def _shown_on_error(reports: list[ImportReport], json_output: bool) -> Iterator[
         yield
     except ThreadError:
         if reports:
-            _show(reports, json_output)
+            show_reports(reports, json_output)
         raise
 
 
@@ -147,7 +147,7 @@ def import_(
             for path in paths:
                 reports.append(import_file(store, kind, path, settings, progress))
             refresh_after(store, reports, progress)
-    _show(reports, json_output)
+    show_reports(reports, json_output)
     if audit and not dry_run:
         _audit(store, json_output)
 

@@ -1,13 +1,16 @@
-"""`thread twin list|show`: aggregate twins with their fleets, and one twin."""
+"""`thread twin list|show|refresh`: aggregate twins with their fleets, one twin, and their
+derivation from the thread."""
 
 from __future__ import annotations
 
 import typer
 from rich.table import Table
 
-from cli.output import out, print_json, rows_table
+from cli.import_cmds import show_reports
+from cli.output import out, print_json, progress_reporter, rows_table
 from cli.state import AppState
 from thread.fleet import list_twins, show_twin
+from thread.twins import refresh_twins
 
 app = typer.Typer(
     help="Aggregate twins (a revision and its fleet) and instance twins (one unit).",
@@ -55,3 +58,13 @@ def show_cmd(
         out.print(f"unit {result['unit']}, fleet {result['aggregate']}")
         if result["channels"]:
             out.print(rows_table(result["channels"], title="latest values"))
+
+
+@app.command("refresh")
+def refresh_cmd(ctx: typer.Context, json_output: bool = JSON) -> None:
+    """Derive every twin from the thread again (imports do it after each change, and
+    `thread status` when an import's refresh never ran)."""
+    state: AppState = ctx.obj
+    with progress_reporter(not state.quiet and not json_output) as progress:
+        report = refresh_twins(state.store(), progress)
+    show_reports([report], json_output)

@@ -18,7 +18,7 @@ from importers.mapping import load_mapping
 from thread.errors import SourceError
 from thread.service import ImportReport, ProgressCallback, Source, ThreadService, file_sha256
 from thread.stores.base import GraphStore
-from thread.twins import refresh_twins
+from thread.twins import repair_twins
 
 __all__ = [
     "MANIFEST",
@@ -110,9 +110,13 @@ def refresh_after(
     store: GraphStore, reports: list[ImportReport], progress: ProgressCallback | None = None
 ) -> list[ImportReport]:
     """Twins derive from units and work orders: refresh them when an import changed
-    something, and add the twins' report to the list."""
-    if any(r.changed and not r.dry_run for r in reports):
-        reports.append(refresh_twins(store, progress))
+    something (this one, or an earlier one whose refresh never ran), and add the twins'
+    report to the list."""
+    if any(r.dry_run for r in reports):
+        return reports  # a dry run writes nothing, twins included
+    report = repair_twins(store, progress)
+    if report is not None:
+        reports.append(report)
     return reports
 
 

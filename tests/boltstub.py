@@ -30,6 +30,7 @@ __all__ = [
     "NO_BOLTSTUB",
     "TOOLS",
     "BoltStub",
+    "chain",
     "failing_tx",
     "free_port",
     "run_stub",
@@ -124,6 +125,17 @@ def tx(
     lines += f"S: SUCCESS {_jolt({'type': mode})}\n"
     lines += f"C: COMMIT\nS: SUCCESS {_jolt({'bookmark': commit_bookmark})}\n"
     return lines
+
+
+def chain(after: str | None, *steps: Mapping[str, Any]) -> list[str]:
+    """Transactions (`tx` arguments each) where each must carry the bookmark the one
+    before committed with, the first `after` (None: no bookmark)."""
+    body = []
+    for number, step in enumerate(steps):
+        committed = f"bm:chain{number}"
+        body.append(tx(**step, bookmarks=[after] if after else [], commit_bookmark=committed))
+        after = committed
+    return body
 
 
 def failing_tx(

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
-from boltstub import run_stub, script, tx
+from boltstub import chain, run_stub, script, tx
 from test_neo4j_adapter import ONTO, _index_rows, creating_schema, show_indexes
 from typer.testing import CliRunner
 
@@ -35,24 +36,26 @@ def test_init_creates_the_schema(tmp_path: Path) -> None:
 def test_status_counts_labels_and_names_the_server(tmp_path: Path) -> None:
     body = [
         READY,
-        tx(
-            "*",
-            mode="r",
-            fields=["label", "count"],
-            records=[["Part", 3], ["Unit", 2]],
-            bookmarks=["bm:0"],
-            commit_bookmark="bm:1",
+        *chain(
+            "bm:0",
+            # repairs first: no run of this host left 'running', no import the twins missed
+            {"statement": "*", "params": {"host": "*"}, "mode": "r", "fields": ["uid"]},
+            {"statement": "*", "params": {"derived": "*"}, "mode": "r", "fields": ["uid"]},
+            {
+                "statement": "*",
+                "mode": "r",
+                "fields": ["label", "count"],
+                "records": [["Part", 3], ["Unit", 2]],
+            },
+            {
+                "statement": "*",
+                "mode": "r",
+                "fields": ["type", "count"],
+                "records": [["HAS_REVISION", 3]],
+            },
+            {"statement": "*", "params": {"runs": 10}, "mode": "r", "fields": ["uid"]},
+            {"statement": "*", "params": {"runs": 10}, "mode": "r", "fields": ["uid"]},
         ),
-        tx(
-            "*",
-            mode="r",
-            fields=["type", "count"],
-            records=[["HAS_REVISION", 3]],
-            bookmarks=["bm:1"],
-            commit_bookmark="bm:2",
-        ),
-        tx("*", {"runs": 10}, mode="r", fields=["uid"], bookmarks=["bm:2"], commit_bookmark="bm:3"),
-        tx("*", {"runs": 10}, mode="r", fields=["uid"], bookmarks=["bm:3"]),
     ]
     with run_stub(script(*body), tmp_path) as stub:
         code, stdout, _ = thread(stub.address, "status", "--json")
@@ -101,62 +104,30 @@ def test_import_writes_each_batch_and_records_the_run(tmp_path: Path) -> None:
     """What the service sends for a new parts file: the checks (reads), the ImportRun,
     the parts, the ImportRun's outcome; then the twins' refresh finds no units."""
 
-    def upsert(count: int, before: str, after: str) -> str:
-        return tx(
-            "*",
-            {"rows": "*", "common": "*"},
-            fields=["written"],
-            records=[[count]],
-            bookmarks=[before],
-            commit_bookmark=after,
-        )
+    def upsert(count: int) -> dict[str, Any]:
+        return {
+            "statement": "*",
+            "params": {"rows": "*", "common": "*"},
+            "fields": ["written"],
+            "records": [[count]],
+        }
+
+    def check(**params: str) -> dict[str, Any]:
+        return {"statement": "*", "params": params, "mode": "r", "fields": ["uid"]}
 
     body = [
         READY,
-        tx(
-            "*",
-            {"uids": "*"},
-            mode="r",
-            fields=["uid", "fits"],
-            bookmarks=["bm:0"],
-            commit_bookmark="bm:1",
+        *chain(
+            "bm:0",
+            check(host="*"),  # runs of this host left 'running' by a dead process: none
+            check(uids="*"),
+            check(src="*"),
+            check(src="*"),
+            upsert(1),  # the ImportRun, running
+            upsert(3),  # the parts
+            upsert(1),  # the ImportRun, succeeded
+            check(derived="*"),  # imports the twins have not reached: none
         ),
-        tx(
-            "*",
-            {"src": "*"},
-            mode="r",
-            fields=["uid", "labels"],
-            bookmarks=["bm:1"],
-            commit_bookmark="bm:2",
-        ),
-        tx(
-            "*",
-            {"src": "*"},
-            mode="r",
-            fields=["types"],
-            bookmarks=["bm:2"],
-            commit_bookmark="bm:3",
-        ),
-        upsert(1, "bm:3", "bm:4"),
-        upsert(3, "bm:4", "bm:5"),
-        upsert(1, "bm:5", "bm:6"),
-        tx(
-            "*",
-            mode="r",
-            fields=["uid", "failures", "open"],
-            bookmarks=["bm:6"],
-            commit_bookmark="bm:7",
-        ),
-        tx("*", mode="r", fields=["uid"], bookmarks=["bm:7"], commit_bookmark="bm:8"),
-        tx(
-            "*",
-            {"src": "*"},
-            mode="r",
-            fields=["uid", "labels"],
-            bookmarks=["bm:8"],
-            commit_bookmark="bm:9",
-        ),
-        tx("*", {"src": "*"}, mode="r", fields=["types"], bookmarks=["bm:9"]),
     ]
     with run_stub(script(*body), tmp_path) as stub:
         code, stdout, stderr = thread(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 
@@ -373,3 +374,50 @@ def test_text_no_store_can_keep_is_refused_before_anything_is_written(
     ):
         ThreadService(store).import_records(records, SOURCE)
     assert counts(store) == (0, 0)
+
+
+def test_a_run_whose_process_died_is_marked_interrupted(store: GraphStore) -> None:
+    """A killed import used to leave its ImportRun 'running' for good."""
+    import subprocess
+    import sys
+
+    from thread.import_runs import process_identity
+    from thread.status import store_status
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead = {**process_identity(), "pid": int(gone.stdout), "process_started": "1"}
+    alive = process_identity()
+    for run, who in (("run:dead", dead), ("run:alive", alive)):
+        store.upsert_nodes(
+            "ImportRun",
+            [
+                {
+                    "uid": run,
+                    "props": {
+                        "run_id": run[4:],
+                        "source_id": "x",
+                        "importer": "parts",
+                        "started": "2025-01-01T00:00:00Z",
+                        "status": "running",
+                        **who,
+                    },
+                }
+            ],
+        )
+    runs = {run["uid"]: run["status"] for run in store_status(store, repair=True).import_runs}
+    assert runs == {"run:dead": "interrupted", "run:alive": "running"}
+    error = store.read("MATCH (r:ImportRun {uid: 'run:dead'}) RETURN r.error AS e")[0]["e"]
+    assert f"pid {gone.stdout.strip()}" in error and "run the import again" in error
+
+
+def test_each_run_records_its_process(store: GraphStore) -> None:
+    report = ThreadService(store).import_records(parts(1), SOURCE)
+    run = store.read(
+        "MATCH (r:ImportRun {uid: $u}) RETURN r.pid AS pid, r.status AS status", {"u": report.run}
+    )
+    assert run == [{"pid": os.getpid(), "status": "succeeded"}]

@@ -22,6 +22,7 @@ from typing import Any
 
 from ontology import Ontology
 from thread.errors import OntologyError, Problem, StoreError, ThreadError, ValidationError
+from thread.import_runs import mark_interrupted, process_identity
 from thread.records import (
     MAX_INDEXED_BYTES,
     IntervalEnd,
@@ -179,6 +180,7 @@ class ThreadService:
                 was written.
             SourceError: the importer could not read the source at all.
         """
+        mark_interrupted(self.store, utc_now())
         collected = self._collect(records, progress)
         self._validate(collected)
         staged = StagedTelemetry()
@@ -700,6 +702,7 @@ class ThreadService:
             "started": now,
             "status": "running",
             "actor": source.actor,
+            **process_identity(),
             "_updated": now,
         }
         self.store.upsert_nodes("ImportRun", [{"uid": run_uid, "props": run_props}])

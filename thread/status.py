@@ -1,11 +1,15 @@
-"""What a store holds: counts per label and relationship type, and recent import runs."""
+"""What a store holds: counts per label and relationship type, and recent import runs;
+and, when asked, the repair of what a killed process left behind."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from thread.import_runs import mark_interrupted
+from thread.service import utc_now
 from thread.stores.base import GraphStore
+from thread.twins import repair_twins
 
 __all__ = ["StoreStatus", "store_status"]
 
@@ -19,6 +23,7 @@ class StoreStatus:
     relationships: dict[str, int] = field(default_factory=dict)
     import_runs: list[dict[str, Any]] = field(default_factory=list)
     audit_runs: list[dict[str, Any]] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
 
     @property
     def nodes(self) -> int:
@@ -32,10 +37,27 @@ class StoreStatus:
         }
 
 
-def store_status(store: GraphStore, runs: int = 10) -> StoreStatus:
+def store_status(store: GraphStore, runs: int = 10, *, repair: bool = False) -> StoreStatus:
     """Counts per label (without the shared Entity label), per relationship type, and the
-    latest `runs` import runs and audit runs, newest first."""
+    latest `runs` import runs and audit runs, newest first.
+
+    With `repair`, first mend what killed processes left: import runs whose process died
+    are marked `interrupted`, and twins an import's changes never reached are refreshed
+    (`repaired` says what was done). The HTTP service asks without it: a read changes
+    nothing."""
     status = StoreStatus(store.description, store.kind, store.server_status())
+    if repair:
+        interrupted = mark_interrupted(store, utc_now())
+        if interrupted:
+            status.repaired.append(
+                f"marked {len(interrupted)} import run(s) whose process died as interrupted"
+            )
+        twins = repair_twins(store)
+        if twins is not None:
+            status.repaired.append(
+                f"refreshed the twins, which an import's changes had not reached "
+                f"({twins.nodes.created} created, {twins.nodes.updated} updated)"
+            )
     for row in store.read(
         "MATCH (n:Entity) UNWIND labels(n) AS label WITH label WHERE label <> 'Entity' "
         "RETURN label, count(*) AS count ORDER BY label"

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from thread.records import NodeRecord, Record, node, rel
-from thread.service import ImportReport, ProgressCallback, Source, ThreadService
+from thread.service import ImportReport, ProgressCallback, Source, ThreadService, utc_now
 from thread.stores.base import GraphStore
 
-__all__ = ["refresh_twins", "twin_records"]
+__all__ = ["refresh_twins", "repair_twins", "twin_records"]
 
 _UNITS = (
     "MATCH (u:Unit) OPTIONAL MATCH (u)-[:OF_REVISION]->(r:PartRevision) "
@@ -74,7 +74,39 @@ def twin_records(store: GraphStore) -> Iterator[Record]:
         )
 
 
+# imports whose records twins never derive from: their runs never make the twins stale
+_NOT_SOURCES = ["twins", "audit", "detector", "command", "sim"]
+_UNDERIVED = (
+    "MATCH (r:ImportRun) WHERE r.status = 'succeeded' AND NOT r.importer IN $derived "
+    "AND r.twins_derived IS NULL RETURN r.uid AS uid ORDER BY uid"
+)
+
+
+def _underived(store: GraphStore) -> list[str]:
+    """The import runs whose changes the twins have not been derived from yet."""
+    return [row["uid"] for row in store.read(_UNDERIVED, {"derived": _NOT_SOURCES})]
+
+
 def refresh_twins(store: GraphStore, progress: ProgressCallback | None = None) -> ImportReport:
-    """Create or update every twin and its fleet counts; a no-op when nothing changed."""
+    """Create or update every twin and its fleet counts; a no-op when nothing changed.
+
+    Afterwards the import runs it derived from are marked (`twins_derived`), so a refresh
+    that never happened (the process was killed between an import and its refresh) shows
+    as runs without the mark, and `repair_twins` finds it."""
+    runs = _underived(store)
     source = Source("twins", "derived from units, revisions and work orders", source_id="twins")
-    return ThreadService(store).import_records(twin_records(store), source, progress=progress)
+    report = ThreadService(store).import_records(twin_records(store), source, progress=progress)
+    if runs:
+        store.write(
+            "UNWIND $runs AS run MATCH (r:ImportRun {uid: run}) SET r.twins_derived = $now",
+            {"runs": runs, "now": utc_now()},
+        )
+    return report
+
+
+def repair_twins(
+    store: GraphStore, progress: ProgressCallback | None = None
+) -> ImportReport | None:
+    """Refresh the twins when an import's changes have not reached them; None when the
+    twins are current."""
+    return refresh_twins(store, progress) if _underived(store) else None

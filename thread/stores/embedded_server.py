@@ -324,13 +324,29 @@ class EmbeddedServer:
         self.pid_file.unlink(missing_ok=True)
         self.socket_path.unlink(missing_ok=True)
 
-    def _compact(self, client: Any) -> None:
-        """Rewrite the append-only file into a snapshot when its log of queries has grown,
-        so the next start loads data instead of replaying every import's queries."""
+    def snapshot(self) -> None:
+        """Rewrite the append-only file into a snapshot now.
+
+        Called when a graph's indexes are created: FalkorDB builds the indexes of a
+        snapshot when it loads it, but replays the index creation of a log without them
+        in place, so after a crash every MERGE of the log ran without its index (50,000
+        nodes took 257 s to recover, against 1.3 s with the indexes in the snapshot)."""
+        import redis
+
+        client = redis.Redis(unix_socket_path=str(self.socket_path), retry=no_retry())
+        try:
+            self._compact(client, 0)
+        finally:
+            client.close()
+
+    def _compact(self, client: Any, above: int = _COMPACT_ABOVE_BYTES) -> None:
+        """Rewrite the append-only file into a snapshot when its log of queries has grown
+        past `above` bytes, so the next start loads data instead of replaying every
+        import's queries."""
         import redis
 
         incr = sum(f.stat().st_size for f in self.data_dir.glob("**/*.incr.aof"))
-        if incr < _COMPACT_ABOVE_BYTES:
+        if incr < above:
             return
         with contextlib.suppress(redis.ResponseError):  # a rewrite already runs: wait for it
             client.bgrewriteaof()

@@ -238,13 +238,21 @@ class FalkorDBStore(GraphStore):
                     None,
                 )
                 existing = {(row["label"], prop) for row in rows for prop in row["properties"]}
-            for label, prop in [(ENTITY_LABEL, "uid"), *self.schema_indexes()]:
-                if (label, prop) not in existing:
-                    self._write(f"CREATE INDEX FOR (n:`{label}`) ON (n.`{prop}`)", {})
-                    existing.add((label, prop))
-            self._ensure_unique_uid()
+            missing = [
+                (label, prop)
+                for label, prop in [(ENTITY_LABEL, "uid"), *self.schema_indexes()]
+                if (label, prop) not in existing
+            ]
+            for label, prop in missing:
+                self._write(f"CREATE INDEX FOR (n:`{label}`) ON (n.`{prop}`)", {})
+            created = self._ensure_unique_uid()
+            if missing or created:
+                self.server.snapshot()  # so that a crash's replay finds the indexes
 
-    def _ensure_unique_uid(self) -> None:
+    def _ensure_unique_uid(self) -> bool:
+        """Create the uid uniqueness constraint if missing and wait until it holds;
+        True when it was created."""
+
         def uid_constraint() -> dict[str, Any] | None:
             for constraint in self._graph.list_constraints():
                 if (
@@ -255,7 +263,8 @@ class FalkorDBStore(GraphStore):
                     return constraint
             return None
 
-        if uid_constraint() is None:
+        created = uid_constraint() is None
+        if created:
             self._graph.create_node_unique_constraint(ENTITY_LABEL, "uid")
         deadline = time.monotonic() + _CONSTRAINT_WAIT_S
         while (constraint := uid_constraint()) is not None and constraint[
@@ -269,6 +278,7 @@ class FalkorDBStore(GraphStore):
             if time.monotonic() > deadline:
                 raise StoreError(f"{self.description}: the uid constraint is still pending")
             time.sleep(0.02)
+        return created
 
     # -------------------------------------------------------------- lifetime
 

@@ -15,12 +15,22 @@ sequence number of its message and its time is unique per message.
    stopped and drained when it starts (the backlog after an outage): samples/s from the
    ingest's start to the last summary, loss, duplicates, peak memory. One message per
    sample measures paho's per-message cost, which a Python publisher cannot outrun live.
-3. detectors: the `mma` chart on 8 channels (as SKAB) and on 100, scoring rows a flush
+3. broker crash: `--crash` samples as in 1, paced at `--crash-rate`, with the broker
+   SIGKILLed half-way and restarted on the same port at once; the publisher keeps a
+   persistent session, so what the broker had not confirmed it sends again. Run twice:
+   with the broker saving its state every second (`autosave_interval 1`, as Thread asks
+   of a broker) and with Mosquitto's default of every 30 minutes. Measured:
+   samples lost (confirmed to the publisher, never stored), duplicate rows in Parquet,
+   samples the restarted broker sent again (dropped as duplicates), the ingest's
+   connections, and samples/s over the whole run, outage included.
+4. detectors: the `mma` chart on 8 channels (as SKAB) and on 100, scoring rows a flush
    at a time, alone and behind the live path's row alignment.
 
-Targets (issue 10): >= 50,000 samples/s, zero loss and duplicates, p95 < 2 s, < 500 MB.
+Targets (issue 10): >= 50,000 samples/s, zero loss and duplicates, p95 < 2 s, < 500 MB;
+(issue 15) zero loss and duplicates across a broker SIGKILL.
 
     python bench/live_bench.py [--samples 1000000] [--channels 100] [--rate 60000] [--single 200000]
+                               [--crash 200000] [--crash-rate 20000]
 """
 
 from __future__ import annotations
@@ -59,38 +69,56 @@ time_format = "epoch_ms"
 """
 
 
-def start_broker(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """Mosquitto on a free port, persisting in `folder`, with no limit on queued messages."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    folder.mkdir(parents=True, exist_ok=True)
-    config = folder / "mosquitto.conf"
-    settings = [
-        f"listener {port} 127.0.0.1",
-        "allow_anonymous true",
-        "persistence true",
-        f"persistence_location {folder}/",
-        "max_queued_messages 0",
-        f"user {getpass.getuser()}",
-    ]
-    config.write_text("\n".join(settings) + "\n")
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    broker = subprocess.Popen([binary, "-c", str(config)], stderr=subprocess.DEVNULL)
-    for _ in range(250):
+MOSQUITTO_AUTOSAVE_S = 1800  # Mosquitto's default autosave_interval
+
+
+class Broker:
+    """Mosquitto on a free port, persisting in `folder` every `autosave_interval` seconds
+    (and when stopped cleanly), with no limit on queued messages; restartable on its port."""
+
+    def __init__(self, folder: Path, autosave_interval: int = MOSQUITTO_AUTOSAVE_S) -> None:
         with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return broker, port
-        time.sleep(0.02)
-    broker.kill()
-    raise RuntimeError("mosquitto did not start")
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        folder.mkdir(parents=True, exist_ok=True)
+        self.config = folder / "mosquitto.conf"
+        settings = [
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous true",
+            "persistence true",
+            f"persistence_location {folder}/",
+            f"autosave_interval {autosave_interval}",
+            "max_queued_messages 0",
+            f"user {getpass.getuser()}",
+        ]
+        self.config.write_text("\n".join(settings) + "\n")
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.process = subprocess.Popen([binary, "-c", str(self.config)], stderr=subprocess.DEVNULL)
+        for _ in range(250):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.02)
+        self.stop(signal.SIGKILL)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(10)
+        self.process = None
 
 
 # ---------------------------------------------------------------------- child processes
 
 
 def child_ingest(store_spec: str, broker_url: str, mapping: str) -> None:
-    """The ingest: says when it is connected, runs until SIGTERM, prints stats and memory."""
+    """The ingest: says when it first connects, runs until SIGTERM, prints stats, memory
+    and how many connections it made."""
     from importers.live import IngestOptions, ingest_mqtt
     from thread.stores import open_store
 
@@ -98,10 +126,13 @@ def child_ingest(store_spec: str, broker_url: str, mapping: str) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
     flushes: list[float] = []
+    connections = [0]
 
     def on_event(event: Any) -> None:
         if event.kind == "connected":
-            print(json.dumps({"connected": True}), flush=True)
+            connections[0] += 1
+            if connections[0] == 1:
+                print(json.dumps({"connected": True}), flush=True)
         elif event.kind == "flush":
             flushes.append(event.data["seconds"])
 
@@ -122,7 +153,8 @@ def child_ingest(store_spec: str, broker_url: str, mapping: str) -> None:
         "flush_p50_s": round(float(np.percentile(durations, 50)), 3),
         "flush_max_s": round(float(durations.max()), 3),
     }
-    print(json.dumps({"stats": stats.to_dict(), "peak_mb": peak_mb, "flush": flush}), flush=True)
+    final = {"stats": stats.to_dict(), "peak_mb": peak_mb, "flush": flush}
+    print(json.dumps({**final, "connections": connections[0]}), flush=True)
 
 
 def child_publish(
@@ -131,9 +163,14 @@ def child_publish(
     """Paced QoS 1 messages; saves each message's publish time (epoch s) to `out`."""
     import paho.mqtt.client as mqtt
 
-    client = mqtt.Client(
-        callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{single}"
+    client = (
+        mqtt.Client(  # a persistent session: what a restarted broker had not confirmed is resent
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"bench-pub-{single}",
+            clean_session=False,
+        )
     )
+    client.reconnect_delay_set(min_delay=1, max_delay=2)
     # paho walks its whole queue on every PUBACK when it limits the messages in flight,
     # which caps a publisher at a few thousand messages/s; the window is kept here instead
     client.max_inflight_messages_set(0)
@@ -259,7 +296,8 @@ def run_live(folder: Path, samples: int, channels: int, rate: float) -> dict[str
     from thread.stores import open_store
 
     spec = f"embedded:{folder / 'store'}#live"
-    broker, port = start_broker(folder / "broker-live")
+    broker = Broker(folder / "broker-live")
+    port = broker.port
     mapping = folder / "bench.toml"
     mapping.write_text(MAPPING)
     ingest = Ingest(spec, port, mapping)
@@ -276,8 +314,7 @@ def run_live(folder: Path, samples: int, channels: int, rate: float) -> dict[str
             counted = _count(store, channels, samples // channels)
     finally:
         ingest.kill()
-        broker.terminate()
-        broker.wait(10)
+        broker.stop()
     elapsed = polls[-1][0] - sent[0]
     latencies = _latencies(polls, sent, channels)
     return {
@@ -299,7 +336,8 @@ def run_drain(folder: Path, samples: int, channels: int) -> dict[str, Any]:
     from thread.stores import open_store
 
     spec = f"embedded:{folder / 'store'}#drain"
-    broker, port = start_broker(folder / "broker-drain")
+    broker = Broker(folder / "broker-drain")
+    port = broker.port
     mapping = folder / "bench.toml"
     mapping.write_text(MAPPING)
     Ingest(spec, port, mapping).stop()  # the persistent session exists from now on
@@ -313,8 +351,7 @@ def run_drain(folder: Path, samples: int, channels: int) -> dict[str, Any]:
             counted = _count(store, channels, samples // channels)
     finally:
         ingest.kill()
-        broker.terminate()
-        broker.wait(10)
+        broker.stop()
     elapsed = polls[-1][0] - began
     return {
         "mode": "backlog drain, one sample per message",
@@ -324,6 +361,70 @@ def run_drain(folder: Path, samples: int, channels: int) -> dict[str, Any]:
         **counted,
         "ingest_peak_mb": round(final["peak_mb"], 1),
         "ingest_flushes": final["flush"],
+        "ingest_stats": final["stats"],
+    }
+
+
+def _settle(store: Any, channels: int, per_channel: int, quiet_s: float = 15.0) -> float:
+    """Wait until every channel counts all samples, or the counts stop changing for
+    `quiet_s` (samples were lost); returns when they last changed (epoch s)."""
+    last: list[int] = []
+    changed = time.time()
+    while time.time() - changed < quiet_s:
+        rows = store.read(
+            "MATCH (c:Channel {sensor_id: $sensor}) RETURN c.count AS count ORDER BY c.channel",
+            {"sensor": SENSOR},
+        )
+        counts = [int(r["count"] or 0) for r in rows]
+        if counts != last:
+            last, changed = counts, time.time()
+        if len(counts) == channels and all(c == per_channel for c in counts):
+            break
+        time.sleep(POLL_S)
+    return changed
+
+
+def run_crash(
+    folder: Path, samples: int, channels: int, rate: float, autosave_interval: int
+) -> dict[str, Any]:
+    """The live stream with the broker SIGKILLed half-way and restarted at once."""
+    from thread.stores import open_store
+
+    spec = f"embedded:{folder / 'store'}#crash{autosave_interval}"
+    broker = Broker(folder / f"broker-crash-{autosave_interval}", autosave_interval)
+    mapping = folder / "bench.toml"
+    mapping.write_text(MAPPING)
+    ingest = Ingest(spec, broker.port, mapping)
+
+    def crash() -> None:
+        time.sleep(samples / rate / 2)
+        broker.stop(signal.SIGKILL)
+        broker.start()
+
+    per_channel = samples // channels
+    try:
+        with open_store(spec) as store:
+            killer = threading.Thread(target=crash)
+            killer.start()
+            began = time.time()
+            _publish(broker.port, samples, channels, rate, False, folder / "sent-crash.npy")
+            killer.join()
+            settled = _settle(store, channels, per_channel)
+            final = ingest.stop()
+            counted = _count(store, channels, per_channel)
+    finally:
+        ingest.kill()
+        broker.stop()
+    elapsed = settled - began
+    return {
+        "mode": f"broker SIGKILL half-way, autosave_interval {autosave_interval} s, "
+        f"{channels} samples per message, paced at {rate:,.0f} samples/s",
+        "samples": samples,
+        "seconds": round(elapsed, 2),
+        "samples_per_s": round((samples - counted["lost"]) / elapsed),
+        **counted,
+        "sent_again_dropped": final["stats"]["duplicates"],
+        "ingest_connections": final["connections"],
         "ingest_stats": final["stats"],
     }
 
@@ -372,6 +473,8 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=100)
     parser.add_argument("--rate", type=float, default=60_000, help="live publish pace, samples/s")
     parser.add_argument("--single", type=int, default=200_000, help="drain samples (0: skip)")
+    parser.add_argument("--crash", type=int, default=200_000, help="broker-kill samples (0: skip)")
+    parser.add_argument("--crash-rate", type=float, default=20_000, help="samples/s")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="live-bench-"))
     try:
@@ -379,6 +482,9 @@ def main() -> None:
         print(json.dumps(live, indent=2), flush=True)
         if args.single:
             print(json.dumps(run_drain(folder, args.single, args.channels), indent=2), flush=True)
+        for autosave in (1, MOSQUITTO_AUTOSAVE_S) if args.crash else ():
+            crash = run_crash(folder, args.crash, args.channels, args.crash_rate, autosave)
+            print(json.dumps(crash, indent=2), flush=True)
         print(json.dumps(detector_throughput(), indent=2), flush=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -206,7 +206,12 @@ def ingest_mqtt_cmd(
     duration: float | None = DURATION,
     json_output: bool = JSON,
 ) -> None:  # fmt: skip
-    """Subscribe to an MQTT broker (QoS 1, persistent session) and store what arrives."""
+    """Subscribe to an MQTT broker (QoS 1, persistent session) and store what arrives.
+
+    Run the broker with persistence and frequent saves (Mosquitto: `persistence true`,
+    `autosave_interval 1`): a crashed broker loses what it accepted since its last save
+    and had not yet sent.
+    """
     from importers.live import ingest_mqtt
 
     state: AppState = ctx.obj

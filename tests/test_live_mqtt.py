@@ -15,7 +15,10 @@ import pytest
 from test_live_support import Mosquitto, Publisher, mosquitto
 
 from importers.live import IngestOptions, ingest_mqtt
-from thread.live import LiveEvent, LiveStats
+from importers.live.mapping import load_mqtt_mapping
+from importers.live.mqtt import Broker, MqttIngest
+from importers.live.payloads import TopicRouter
+from thread.live import LiveEvent, LiveSession, LiveStats
 from thread.segments import read_good_samples
 from thread.stores import GraphStore
 from thread.telemetry import read_channel
@@ -217,6 +220,57 @@ def test_broker_killed_mid_stream_redelivery_is_deduplicated(
     stats = ingest.stop()
     assert stats.stored == 3200
     assert_exactly(embedded_store, "channel:S1/temperature", 3200)
+
+
+def test_messages_a_killed_broker_forgot_are_stored_from_what_thread_received(
+    embedded_store: GraphStore, tmp_path: Path
+) -> None:
+    """The broker had delivered 23 messages, Thread had not flushed (so not acknowledged)
+    them, and the broker was killed before it saved them: it restarts without them and
+    never delivers them again. Thread stores what it received anyway, exactly once."""
+    events: list[LiveEvent] = []
+    session = LiveSession(
+        embedded_store,
+        importer="live-mqtt",
+        source="test",
+        source_id="test-broker-kill",
+        create_missing=True,
+        on_event=events.append,
+    )
+
+    def wait(condition: Any, what: str) -> None:
+        deadline = time.monotonic() + 20
+        while not condition():
+            assert time.monotonic() < deadline, f"waited 20 s for {what}"
+            time.sleep(0.02)
+
+    def count(kind: str) -> int:
+        return sum(e.kind == kind for e in events)
+
+    with mosquitto(tmp_path / "broker", autosave_interval=3600) as broker:
+        router = TopicRouter(load_mqtt_mapping(MAPPING).topics)
+        ingest = MqttIngest(Broker.parse(broker.url), router, session, client_id="thread-test")
+        session.start()
+        ingest.start()
+        try:
+            wait(lambda: count("connected") == 1, "the connection")
+            publisher = Publisher(broker.port)
+            for i in range(23):
+                publisher.publish("plant/S1/temperature", reading(i))
+            publisher.close()
+            wait(lambda: session.stats.received == 23, "23 received samples")
+            broker.stop(signal.SIGKILL)  # nothing saved since it started
+            wait(lambda: count("disconnected") >= 1, "the lost connection")
+            broker.start()
+            wait(lambda: count("connected") == 2, "the reconnection")
+            result = session.flush()
+            assert ingest.acknowledge(result.tokens) == 0  # the broker forgot them
+            assert (result.stored, result.duplicates) == (23, 0)
+        finally:
+            ingest.stop()
+            session.close("succeeded")
+    assert "new session" in [e.message for e in events if e.kind == "connected"][-1]
+    assert_exactly(embedded_store, "channel:S1/temperature", 23)
 
 
 def test_malformed_payload_is_reported_with_its_topic_and_skipped(

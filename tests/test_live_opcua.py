@@ -161,16 +161,59 @@ def test_guarded_write_back_within_bounds_is_recorded_with_its_read_back(
     ]
 
 
-def test_write_back_outside_bounds_is_refused_and_writes_nothing(
+REFUSED = (
+    "MATCH (c:Command {status: 'refused'})-[:ISSUED_TO]->(u:Unit) "
+    "OPTIONAL MATCH (c)-[:SETS]->(ch:Channel) OPTIONAL MATCH (c)-[:ANSWERS]->(a) "
+    "RETURN c.uid AS uid, c.value AS value, c.setpoint AS setpoint, c.reason AS reason, "
+    "c.issued_by AS by, c.error AS error, c.read_back AS read_back, u.uid AS unit, "
+    "ch.uid AS channel, a.uid AS answers"
+)
+
+
+def test_refused_write_backs_write_nothing_to_the_asset_and_are_recorded_with_the_reason(
     pump: GraphStore, server: PumpServer
 ) -> None:
     before = server.read("SpeedSetpoint")
-    with pytest.raises(CommandRefused, match=r"outside the bounds .*: 0 \.\. 3000 rpm"):
-        act(pump, TWIN, "speed_setpoint", 3500, confirm=True)
-    with pytest.raises(CommandRefused, match="not a control channel"):
-        act(pump, TWIN, "temperature", 10, confirm=True)
-    assert server.read("SpeedSetpoint") == before
+    with pytest.raises(CommandRefused, match=r"3500 is outside the bounds .*: 0 \.\. 3000 rpm"):
+        act(pump, TWIN, "speed_setpoint", 3500)  # a dry run records nothing
     assert pump.read("MATCH (c:Command) RETURN c.uid AS uid") == []
+
+    with pytest.raises(CommandRefused, match=r"outside the bounds .*3000 rpm") as out_of_bounds:
+        act(pump, TWIN, "speed_setpoint", 3500, reason="more flow", confirm=True, issued_by="ops")
+    with pytest.raises(CommandRefused, match="not a control channel") as not_control:
+        act(pump, TWIN, "temperature", 10, confirm=True, issued_by="ops")
+    with pytest.raises(CommandRefused, match="has no channel 'speed'") as unknown:
+        act(pump, TWIN, "speed", 10, confirm=True, issued_by="ops")
+    assert server.read("SpeedSetpoint") == before
+    refused = {row.pop("uid"): row for row in pump.read(REFUSED)}
+    assert f"recorded as {out_of_bounds.value.command}" in str(out_of_bounds.value)
+    common = {"by": "ops", "unit": UNIT, "read_back": None, "answers": None}
+    assert refused == {
+        out_of_bounds.value.command: {
+            **common,
+            "value": 3500.0,
+            "setpoint": "speed_setpoint",
+            "reason": "more flow",
+            "channel": "channel:PUMP-1/speed_setpoint",
+            "error": "3500 is outside the bounds of channel:PUMP-1/speed_setpoint: 0 .. 3000 rpm",
+        },
+        not_control.value.command: {
+            **common,
+            "value": 10.0,
+            "setpoint": "temperature",
+            "reason": "",
+            "channel": "channel:PUMP-1/temperature",
+            "error": str(not_control.value).split(" (refused, recorded as")[0],
+        },
+        unknown.value.command: {
+            **common,
+            "value": 10.0,
+            "setpoint": "speed",
+            "reason": "",
+            "channel": None,  # no such channel: the command is linked to its unit only
+            "error": f"{UNIT} has no channel 'speed'; its control channels: speed_setpoint",
+        },
+    }
 
 
 def test_an_open_critical_alert_blocks_write_back_unless_the_command_answers_it(
@@ -191,8 +234,15 @@ def test_an_open_critical_alert_blocks_write_back_unless_the_command_answers_it(
         [alert, rel("RAISED_ON", alert, ("Unit", UNIT))], Source("test", "alert")
     )
     with pytest.raises(CommandRefused, match=r"open critical alert.*alert:A-1"):
-        act(pump, TWIN, "speed_setpoint", 1000, confirm=True)
-    assert pump.read("MATCH (c:Command) RETURN c.uid AS uid") == []
+        act(pump, TWIN, "speed_setpoint", 1000, confirm=True, reason="faster")
+    [refused] = pump.read(REFUSED)
+    assert (refused["reason"], refused["channel"], refused["answers"]) == (
+        "faster",
+        "channel:PUMP-1/speed_setpoint",
+        None,
+    )
+    assert refused["error"].startswith(f"{UNIT} has open critical alert(s) alert:A-1")
+    assert server.read("SpeedSetpoint") != 1000.0
 
     done = act(
         pump, TWIN, "speed_setpoint", 1000, confirm=True, answers="alert:A-1", reason="cool down"
@@ -212,6 +262,8 @@ def test_act_command_line(pump: GraphStore, server: PumpServer) -> None:
     refused = runner.invoke(app, [*store, "act", TWIN, "speed_setpoint", "3500", "--confirm"])
     assert refused.exit_code == 1
     assert "Error: 3500 is outside the bounds" in refused.stderr
+    [recorded] = pump.read(REFUSED)
+    assert f"(refused, recorded as {recorded['uid']})" in refused.stderr
     done = runner.invoke(
         app, [*store, "act", TWIN, "speed_setpoint", "1200", "--confirm", "--by", "cli", "--json"]
     )

@@ -52,9 +52,12 @@ def require_mosquitto() -> None:
 
 
 class Mosquitto:
-    """A broker with persistence in `folder`, restartable on the same port."""
+    """A broker with persistence in `folder`, restartable on the same port.
 
-    def __init__(self, folder: Path) -> None:
+    It saves its state every `autosave_interval` seconds (and when stopped cleanly), so a
+    SIGKILL loses what it received since its last save."""
+
+    def __init__(self, folder: Path, autosave_interval: int = 1) -> None:
         self.folder = folder
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -65,7 +68,7 @@ class Mosquitto:
             "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {folder}/\n"
-            "autosave_interval 1\n"
+            f"autosave_interval {autosave_interval}\n"
             "max_queued_messages 0\n"
             "max_inflight_messages 0\n"
             f"log_dest file {folder}/mosquitto.log\n"
@@ -104,9 +107,9 @@ class Mosquitto:
 
 
 @contextmanager
-def mosquitto(folder: Path) -> Iterator[Mosquitto]:
+def mosquitto(folder: Path, autosave_interval: int = 1) -> Iterator[Mosquitto]:
     require_mosquitto()
-    broker = Mosquitto(folder)
+    broker = Mosquitto(folder, autosave_interval)
     broker.start()
     try:
         yield broker

@@ -22,8 +22,10 @@ every second or so (or sooner when `flush_due` is set). A flush:
    acknowledge them (MQTT QoS 1: unacknowledged messages are redelivered after a
    reconnect, and the duplicate samples they bring are dropped in step 3).
 
-Samples buffered from a connection that broke before they were flushed are discarded with
-`drop_epoch`: the broker redelivers those messages on the next connection.
+Samples stay buffered when the connection that brought them breaks, and are stored at the
+next flush: a broker that restarts after a crash may have lost the messages it had sent
+but not yet saved, and then never sends them again. Those it does send again are dropped
+in step 3 as duplicates, so nothing received is lost and nothing is stored twice.
 """
 
 from __future__ import annotations
@@ -75,11 +77,7 @@ Sample = tuple[str, str, str, int, float, int]
 class SampleSink(Protocol):
     """What a stream adapter needs from a session (so `importers/live` never sees a store)."""
 
-    def begin_epoch(self) -> int: ...
-
-    def drop_epoch(self, epoch: int) -> None: ...
-
-    def add(self, samples: Iterable[Sample], epoch: int | None, token: Any = None) -> None: ...
+    def add(self, samples: Iterable[Sample], token: Any = None) -> None: ...
 
     def report(self, event: LiveEvent) -> None: ...
 
@@ -140,9 +138,9 @@ class LiveStats:
 
 @dataclass
 class FlushResult:
-    """What one flush did; `tokens` (epoch, token) are the messages to acknowledge now."""
+    """What one flush did; `tokens` are the messages whose samples are now stored."""
 
-    tokens: list[tuple[int | None, Any]]
+    tokens: list[Any]
     received: int = 0
     stored: int = 0
     duplicates: int = 0
@@ -221,9 +219,8 @@ class LiveSession:
         self.detectors: list[LiveDetector] = []
         self.run_uid = ""
         self._lock = threading.Lock()
-        self._epoch = 0
-        self._buffers: dict[int | None, dict[tuple[str, str, str], _Pending]] = {}
-        self._tokens: list[tuple[int | None, Any]] = []
+        self._buffer: dict[tuple[str, str, str], _Pending] = {}
+        self._tokens: list[Any] = []
         self._pending = 0
         self._channels: dict[tuple[str, str], _Channel | None] = {}
         self._reported: set[tuple[str, ...]] = set()
@@ -308,27 +305,12 @@ class LiveSession:
 
     # ------------------------------------------------------------------ adapters' side
 
-    def begin_epoch(self) -> int:
-        """A new connection: samples added with this epoch are dropped if it breaks
-        before they are flushed (the broker redelivers them)."""
-        with self._lock:
-            self._epoch += 1
-            return self._epoch
-
-    def drop_epoch(self, epoch: int) -> None:
-        with self._lock:
-            dropped = self._buffers.pop(epoch, {})
-            count = sum(len(p.t) for p in dropped.values())
-            self._pending -= count
-            self._tokens = [(e, tok) for e, tok in self._tokens if e != epoch]
-            self.stats.received -= count
-
-    def add(self, samples: Iterable[Sample], epoch: int | None, token: Any = None) -> None:
-        """Buffer samples (thread-safe). `epoch` None: samples that will not be redelivered
-        (QoS 0, OPC UA) and are kept across reconnects. `token` comes back from `flush`
+    def add(self, samples: Iterable[Sample], token: Any = None) -> None:
+        """Buffer samples (thread-safe) until the next flush, whatever happens to the
+        connection meanwhile. `token` (a message to acknowledge) comes back from `flush`
         once the samples are stored."""
         with self._lock:
-            buffer = self._buffers.setdefault(epoch, {})
+            buffer = self._buffer
             count = 0
             for sensor_id, channel, unit, t, value, quality in samples:
                 pending = buffer.get((sensor_id, channel, unit))
@@ -339,7 +321,7 @@ class LiveSession:
                 pending.quality.append(quality)
                 count += 1
             if token is not None:
-                self._tokens.append((epoch, token))
+                self._tokens.append(token)
             self._pending += count
             self.stats.received += count
             if self._pending >= self.flush_size or len(self._tokens) >= self.max_unacked:
@@ -364,24 +346,20 @@ class LiveSession:
         """
         began = time.perf_counter()
         with self._lock:
-            buffers, self._buffers = self._buffers, {}
+            buffer, self._buffer = self._buffer, {}
             tokens, self._tokens = self._tokens, []
             received, self._pending = self._pending, 0
             self.flush_due.clear()
-        merged: dict[tuple[str, str, str], list[_Pending]] = {}
-        for buffer in buffers.values():
-            for key, pending in buffer.items():
-                merged.setdefault(key, []).append(pending)
         try:
-            self._resolve({(s, c) for s, c, _ in merged})
+            self._resolve({(s, c) for s, c, _ in buffer})
         except ThreadError as exc:
-            self._requeue(buffers, tokens, received)
+            self._requeue(buffer, tokens, received)
             self.report(LiveEvent("error", f"flush postponed: {exc}"))
             return FlushResult([])
         result = FlushResult(tokens, received=received)
         accepted: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for (sensor_id, channel, unit), parts in merged.items():
-            stored = self._store_samples(sensor_id, channel, unit, parts, result)
+        for (sensor_id, channel, unit), pending in buffer.items():
+            stored = self._store_samples(sensor_id, channel, unit, pending, result)
             if stored is not None:
                 accepted[stored[0]] = stored[1]
         try:
@@ -414,22 +392,17 @@ class LiveSession:
         return result
 
     def _requeue(
-        self,
-        buffers: dict[int | None, dict[tuple[str, str, str], _Pending]],
-        tokens: list[tuple[int | None, Any]],
-        count: int,
+        self, buffer: dict[tuple[str, str, str], _Pending], tokens: list[Any], count: int
     ) -> None:
         """Put a flush's samples back in front of what arrived meanwhile."""
         with self._lock:
-            for epoch, buffer in buffers.items():
-                current = self._buffers.setdefault(epoch, {})
-                for key, pending in buffer.items():
-                    later = current.get(key)
-                    if later is not None:
-                        pending.t += later.t
-                        pending.value += later.value
-                        pending.quality += later.quality
-                    current[key] = pending
+            for key, pending in buffer.items():
+                later = self._buffer.get(key)
+                if later is not None:
+                    pending.t += later.t
+                    pending.value += later.value
+                    pending.quality += later.quality
+                self._buffer[key] = pending
             self._tokens = tokens + self._tokens
             self._pending += count
 
@@ -448,10 +421,10 @@ class LiveSession:
         sensor_id: str,
         channel: str,
         unit: str,
-        parts: list[_Pending],
+        pending: _Pending,
         result: FlushResult,
     ) -> tuple[str, tuple[np.ndarray, np.ndarray]] | None:
-        count = sum(len(p.t) for p in parts)
+        count = len(pending.t)
         known = self._channels.get((sensor_id, channel))
         if known is None:
             self.stats.unknown += count
@@ -467,9 +440,9 @@ class LiveSession:
                 ),
             )
             return None
-        t = np.fromiter((x for p in parts for x in p.t), dtype=np.int64, count=count)
-        value = np.fromiter((x for p in parts for x in p.value), dtype=float, count=count)
-        quality = np.fromiter((x for p in parts for x in p.quality), dtype=np.uint32, count=count)
+        t = np.array(pending.t, dtype=np.int64)
+        value = np.array(pending.value, dtype=float)
+        quality = np.array(pending.quality, dtype=np.uint32)
         order = np.argsort(t, kind="stable")
         t, value, quality = t[order], value[order], quality[order]
         first = np.ones(len(t), dtype=bool)

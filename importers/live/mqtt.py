@@ -5,8 +5,19 @@ The client connects with a stable client id and a persistent session (MQTT 5: cl
 start off and a session expiry; MQTT 3.1.1: clean session off), so the broker queues
 what is published while Thread is away and delivers it on reconnect. Acknowledgements
 are manual: a message's PUBACK is sent after the flush that stored its samples, so a
-crash before that flush makes the broker deliver it again, and the duplicate samples it
-brings are dropped by time. paho reconnects by itself with exponential backoff.
+crash of Thread before that flush makes the broker deliver it again, and the duplicate
+samples it brings are dropped by time. paho reconnects by itself with exponential backoff.
+
+A broker crash: what Thread received is stored even if the connection broke before the
+flush (its acknowledgement is not sent: a packet id belongs to the connection that
+brought it). A broker restarts from its last saved state, so it may deliver again what
+was stored (dropped as duplicates), or have lost what it had sent but not saved (stored
+from what Thread received). What it had accepted from a publisher but neither sent nor
+saved is lost in the broker, out of any subscriber's reach: run it with persistence and
+frequent saves (Mosquitto: `persistence true`, `autosave_interval 1`; its default is 30
+minutes). Exactly once holds per (channel, time) of the source: samples stamped with
+their arrival time (no time field in the payload) come twice if the broker sends their
+message twice.
 
 Flow control: with MQTT 5 the client announces a receive maximum of 65535 unacknowledged
 messages. MQTT 3.1.1 has no such field, and Mosquitto then sends a client at most
@@ -100,7 +111,7 @@ class MqttIngest:
         self._username = username
         self._password = password
         self._ca_file = ca_file
-        self._epoch = 0
+        self._connection = 0  # counts connections: packet ids are only valid on theirs
         self._client: Any = None
 
     def start(self) -> None:
@@ -141,14 +152,16 @@ class MqttIngest:
         )
         client.loop_start()
 
-    def acknowledge(self, tokens: list[tuple[int | None, Any]]) -> int:
-        """Acknowledge stored messages, in the order they arrived; tokens of an earlier
-        connection are skipped (the broker redelivers those). Returns how many were sent."""
+    def acknowledge(self, tokens: list[Any]) -> int:
+        """Acknowledge stored messages, in the order they arrived. Messages of an earlier
+        connection are skipped: their packet ids may name other messages now, and a broker
+        that still has them sends them again (their samples then count as duplicates).
+        Returns how many acknowledgements were sent."""
         sent = 0
         if self._client is None or not self.connected.is_set():
             return sent
-        for epoch, mid in tokens:
-            if epoch == self._epoch:
+        for connection, mid in tokens:
+            if connection == self._connection:
                 self._client.ack(mid, 1)
                 sent += 1
         return sent
@@ -176,7 +189,7 @@ class MqttIngest:
             return
         from paho.mqtt.subscribeoptions import SubscribeOptions
 
-        self._epoch = self.sink.begin_epoch()
+        self._connection += 1
         for rule in self.router.rules:
             if self.protocol == "5":
                 # retained messages only for a new subscription, not on every reconnect
@@ -202,10 +215,7 @@ class MqttIngest:
     def _on_disconnect(
         self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
-        was_connected = self.connected.is_set()
-        self.connected.clear()
-        if was_connected:
-            self.sink.drop_epoch(self._epoch)  # unacknowledged messages come again
+        self.connected.clear()  # what is buffered stays, and is stored at the next flush
         if self._client is not None:  # not a stop we asked for
             self.sink.report(
                 LiveEvent(
@@ -229,7 +239,4 @@ class MqttIngest:
                     {"topic": topic, "reason": str(exc)},
                 )
             )
-        if message.qos:
-            self.sink.add(samples, self._epoch, message.mid)
-        else:
-            self.sink.add(samples, None)
+        self.sink.add(samples, (self._connection, message.mid) if message.qos else None)

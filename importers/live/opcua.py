@@ -62,7 +62,7 @@ class _Handler:
                 )
             )
             return
-        self.ingest.sink.add([(binding.sensor, binding.channel, "", t, number, status)], None)
+        self.ingest.sink.add([(binding.sensor, binding.channel, "", t, number, status)])
 
 
 class OpcuaIngest:

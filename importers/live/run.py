@@ -98,7 +98,7 @@ def _run(
     adapter: _Adapter,
     options: IngestOptions,
     stop: StopSignal,
-    acknowledge: Callable[[list[tuple[int | None, Any]]], int] | None,
+    acknowledge: Callable[[list[Any]], int] | None,
     failed: Callable[[], str | None],
     declared: list[ChannelSpec] | None = None,
 ) -> LiveStats:

@@ -41,9 +41,13 @@ def serve(
     insecure_public: bool = typer.Option(False, "--insecure-public", help="Bind a public address without TLS (behind a TLS proxy)."),
     query_timeout_ms: int = typer.Option(10_000, "--query-timeout-ms", min=1, help="Stop POST /query after this long (504)."),
     row_limit: int = typer.Option(10_000, "--row-limit", min=1, help="Most rows POST /query returns."),
-    max_upload_mb: int = typer.Option(100, "--max-upload-mb", min=1, help="Largest request body (413 beyond)."),
+    max_upload_mb: int = typer.Option(100, "--max-upload-mb", min=1, help="Largest upload to POST /imports (413 beyond)."),
+    max_json_mb: int = typer.Option(1, "--max-json-mb", min=1, help="Largest JSON body, e.g. of POST /query (413 beyond)."),
+    header_timeout_s: float = typer.Option(10.0, "--header-timeout-s", min=0.1, help="Close a connection whose request headers take longer (408)."),
+    docs: bool = typer.Option(False, "--docs", help="Serve /docs, /redoc and /openapi.json without a token (for development)."),
 ) -> None:  # fmt: skip
-    """Serve the thread over HTTP (OpenAPI docs at /docs); every call but /health needs a token."""
+    """Serve the thread over HTTP; every call but /health needs a token (/openapi.json too,
+    unless --docs)."""
     if not _loopback(host) and not (ssl_certfile and ssl_keyfile) and not insecure_public:
         raise ThreadError(
             f"refusing to serve {host} without TLS: pass --ssl-certfile and --ssl-keyfile, "
@@ -52,6 +56,7 @@ def serve(
     import uvicorn
 
     from thread.api import Settings, create_app
+    from thread.api.server import server_config
     from thread.api.tokens import tokens_file
 
     state: AppState = ctx.obj
@@ -64,6 +69,8 @@ def serve(
         query_timeout_ms=query_timeout_ms,
         row_limit=row_limit,
         max_upload_bytes=max_upload_mb * 1024 * 1024,
+        max_json_bytes=max_json_mb * 1024 * 1024,
+        docs=docs,
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -74,15 +81,15 @@ def serve(
         err.print(
             f"[yellow]no tokens yet:[/] create one with `thread token create --name NAME --scope read` ({settings.tokens})"
         )
-    uvicorn.run(
+    config = server_config(
         create_app(settings),
         host=host,
         port=port,
         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
-        access_log=False,
-        timeout_graceful_shutdown=30,
+        header_timeout_s=header_timeout_s,
     )
+    uvicorn.Server(config).run()
 
 
 def _tokens(ctx: typer.Context) -> TokenStore:

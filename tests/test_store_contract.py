@@ -258,3 +258,9 @@ def test_a_nul_in_a_query_is_refused_not_cut_short(store: GraphStore) -> None:
             "CREATE (x:Entity:Part {uid: 'part:N'})\x00 WITH 1 AS one MATCH (n) DETACH DELETE n"
         )
     assert _count(store, "MATCH (n) RETURN count(n) AS c") == 0
+
+
+def test_a_query_that_is_not_utf8_is_refused(store: GraphStore) -> None:
+    """Undecodable bytes on a command line arrive as lone surrogates: a traceback before."""
+    with pytest.raises(QueryError, match="not UTF-8"):
+        store.read("RETURN '\udcff' AS a")

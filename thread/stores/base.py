@@ -146,8 +146,14 @@ def check_statement(query: str, params: Mapping[str, Any]) -> None:
     Raises:
         QueryError: naming the parameter and what is wrong with it.
     """
-    if "\x00" in query:
-        raise QueryError("the query holds a NUL character, where a store would cut it short")
+    found = _BAD_TEXT.search(query)
+    if found:
+        raise QueryError(
+            "the query holds a NUL character, where a store would cut it short"
+            if found.group() == "\x00"
+            else "the query holds text that is not UTF-8 (a lone surrogate, as undecodable "
+            "bytes on a command line become)"
+        )
     for name, value in params.items():
         problem = _value_problem(value)
         if problem:

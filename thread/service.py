@@ -15,6 +15,7 @@ import json
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +39,7 @@ from thread.records import (
     uid_problem,
 )
 from thread.stores.base import GraphStore, chunked
-from thread.telemetry import StagedTelemetry, stage_samples
+from thread.telemetry import StagedTelemetry, stage_samples, telemetry_lock
 
 __all__ = [
     "Counts",
@@ -183,6 +184,19 @@ class ThreadService:
         mark_interrupted(self.store, utc_now())
         collected = self._collect(records, progress)
         self._validate(collected)
+        locked = telemetry_lock(self.store.data_dir) if collected.samples else nullcontext()
+        with locked:
+            return self._stage_and_write(collected, source, create_missing, dry_run, progress)
+
+    def _stage_and_write(
+        self,
+        collected: _Collected,
+        source: Source,
+        create_missing: bool,
+        dry_run: bool,
+        progress: ProgressCallback | None,
+    ) -> ImportReport:
+        """Stage the samples, plan, write; the samples land only if the write did."""
         staged = StagedTelemetry()
         try:
             if collected.samples:

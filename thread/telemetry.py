@@ -9,11 +9,13 @@ succeeded, so a failed import leaves no samples behind either.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ __all__ = [
     "read_samples",
     "stage_samples",
     "summarize",
+    "telemetry_lock",
 ]
 
 TELEMETRY_DIR = "telemetry"
@@ -40,9 +43,21 @@ def channel_folder(data_dir: Path, channel_uid: str) -> Path:
     return data_dir / TELEMETRY_DIR / channel_folder_name(channel_uid)
 
 
+_MAX_FOLDER_NAME = 200
+
+
 def channel_folder_name(channel_uid: str) -> str:
-    """A channel folder's name, for code that lists a hundred thousand of them as text."""
-    return quote(channel_uid, safe="")
+    """A channel folder's name, for code that lists a hundred thousand of them as text.
+
+    The uid, percent-encoded; past _MAX_FOLDER_NAME characters (a sensor id of about 190,
+    or fewer with non-ASCII), its first 200 characters, '~' and a digest of the whole uid,
+    since file systems refuse names over 255 bytes. Such a name is longer than any short
+    one, so the two kinds never collide, and short names are what they always were."""
+    name = quote(channel_uid, safe="")
+    if len(name) <= _MAX_FOLDER_NAME:
+        return name
+    digest = hashlib.blake2b(channel_uid.encode(), digest_size=16)
+    return f"{name[:_MAX_FOLDER_NAME]}~{digest.hexdigest()}"
 
 
 def _part_name(source_identity: str) -> str:
@@ -118,6 +133,40 @@ def summarize(table: Any, data_path: str) -> dict[str, PropValue]:
         }
     )
     return summary
+
+
+@contextmanager
+def telemetry_lock(data_dir: Path) -> Iterator[None]:
+    """Held by an import from staging its samples to committing them: each channel's
+    summary is computed over the Parquet files already in place, so two imports at once
+    into the same channels would each miss the other's samples, and the later summary
+    write would win."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / "telemetry.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _remove_stale_staging(folder: Path) -> None:
+    """Remove what an import killed before its commit staged in `folder` (its process is
+    gone): nobody else would, and a rerun stages under its own name."""
+    for temp in folder.glob(".*.tmp"):
+        pid = temp.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            temp.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass
@@ -217,6 +266,7 @@ def stage_samples(
                 table = _one_per_t(pa.concat_tables(tables) if len(tables) > 1 else tables[0])
                 folder = channel_folder(data_dir, channel)
                 folder.mkdir(parents=True, exist_ok=True)
+                _remove_stale_staging(folder)
                 final = folder / part
                 temp = folder / f".{part}.{os.getpid()}.tmp"
                 writes.append(

@@ -14,6 +14,7 @@ keyword used as a plain name (a variable called `set`) is taken for the clause; 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 __all__ = ["write_clause"]
 
@@ -32,8 +33,11 @@ _WRITE = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)
 def write_clause(query: str) -> str | None:
-    """The first clause of `query` that writes (upper case), or None for a pure read."""
+    """The first clause of `query` that writes (upper case), or None for a pure read.
+
+    Cached: Thread's own queries are few distinct texts, read again and again."""
     found = _WRITE.search(_NOT_CODE.sub(" ", query))
     if found is None:
         return None

@@ -11,13 +11,22 @@ client in this process (which then competes with the server for CPU).
 
 Targets (issue 9): zero errors; HTTP p50 <= 2 x in-process p50 + 5 ms; >= 500 requests/s.
 
+`--example` asks about the example thread (examples/pump-fleet) instead of a generated
+fleet, `--only KIND` keeps one kind of question (issue 15: `--example --only trace` must
+reach 500 requests/s), and `--baseline REF` also serves the code of a git revision
+(`thread`, `cli`, `importers`, `ontology` and `sim` as REF has them, unpacked with
+`git archive`) from the same store, alternating with this work tree for `--rounds`
+rounds, so both are measured side by side on the same machine at the same time.
+
     python bench/serve_bench.py [--units 10000] [--clients 32] [--seconds 30]
+    python bench/serve_bench.py --example --only trace --baseline HEAD --rounds 3 --seconds 15
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import shutil
 import socket
@@ -34,16 +43,23 @@ from typing import Any
 import httpx
 import query_bench
 
+from importers.run import import_folder
 from thread.api.tokens import TokenStore, tokens_file
 from thread.entities import get_entity
 from thread.service import utc_now
 from thread.stores import StoreSpec, open_store
+from thread.stores.base import GraphStore
 from thread.stores.falkordb_store import FalkorDBStore
 from thread.trace import trace
 from thread.where_used import where_used
 
 Question = tuple[str, str, Callable[[Any], Any]]
 """(kind, HTTP path, the same question in process)"""
+
+KINDS = ("trace", "where-used", "entity")
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "pump-fleet"
+PACKAGES = ("thread", "cli", "importers", "ontology", "sim")
 
 
 def free_port() -> int:
@@ -69,6 +85,68 @@ def questions(fleet: query_bench.Fleet, count: int, seed: int = 7) -> list[Quest
         else:
             out.append(("entity", f"/entities/{uid}", lambda s, u=uid: get_entity(s, u)))
     return out
+
+
+def example_questions(store: GraphStore) -> list[Question]:
+    """The same mix on the example thread: traces of each top unit (one no unit contains,
+    the pumps), where-used of each part, lookups of each unit, in turn."""
+
+    def uids(cypher: str) -> list[str]:
+        return [row["uid"] for row in store.read(cypher)]
+
+    tops = uids(
+        "MATCH (u:Unit) WHERE NOT (:Unit)-[:CONTAINS]->(u) RETURN u.uid AS uid ORDER BY uid"
+    )
+    parts = uids("MATCH (p:Part) RETURN p.uid AS uid ORDER BY uid")
+    units = uids("MATCH (u:Unit) RETURN u.uid AS uid ORDER BY uid")
+    out: list[Question] = []
+    for i in range(3 * max(len(tops), len(parts), len(units))):
+        if i % 3 == 0:
+            uid = tops[i // 3 % len(tops)]
+            out.append(("trace", f"/trace/{uid}", lambda s, u=uid: trace(s, u)))
+        elif i % 3 == 1:
+            part = parts[i // 3 % len(parts)]
+            out.append(("where-used", f"/where-used/{part}", lambda s, p=part: where_used(s, p)))
+        else:
+            uid = units[i // 3 % len(units)]
+            out.append(("entity", f"/entities/{uid}", lambda s, u=uid: get_entity(s, u)))
+    return out
+
+
+def baseline_tree(ref: str, scratch: Path) -> Path:
+    """Thread's packages as git revision `ref` has them, unpacked under `scratch`."""
+    target = scratch / "baseline"
+    target.mkdir()
+    tar = scratch / "baseline.tar"
+    subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--output", str(tar), ref, *PACKAGES], check=True
+    )
+    subprocess.run(["tar", "-xf", str(tar), "-C", str(target)], check=True)
+    return target
+
+
+def serve(spec: str, port: int, code: Path | None) -> subprocess.Popen[bytes]:
+    """`thread serve` on `port`, running this work tree's code, or the packages in `code`
+    (first on the path, ahead of the editable install's finder)."""
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
+    program = "import sys; from cli.main import run; sys.exit(run())"
+    return subprocess.Popen(
+        [sys.executable, "-c", program, "--store", spec, "serve", "--port", str(port)],
+        stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env, cwd=code or ROOT,
+    )  # fmt: skip
+
+
+def wait_healthy(base: str) -> None:
+    for _ in range(600):
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"the server at {base} did not become healthy")
 
 
 async def hammer(
@@ -140,58 +218,83 @@ def main() -> None:
     parser.add_argument(
         "--python-client", action="store_true", help="load with httpx even when wrk is installed"
     )
+    parser.add_argument(
+        "--example", action="store_true", help="the example thread instead of a generated fleet"
+    )
+    parser.add_argument("--only", choices=KINDS, help="ask only this kind of question")
+    parser.add_argument(
+        "--baseline", metavar="REF", help="also serve the code of this git revision, side by side"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="loads per server (the best is reported)"
+    )
     args = parser.parse_args()
 
-    fleet = query_bench.Fleet(args.units, products=100, branching=args.branching, lot_reach=100,
-                              work_orders=8, replaced=0.05, moved=0.10)  # fmt: skip
-    picks = questions(fleet, 3000)
     with tempfile.TemporaryDirectory(prefix="thread-serve-bench-") as scratch:
         folder = Path(scratch) / "store"
         spec = f"embedded:{folder}"
         with open_store(spec) as store:
             assert isinstance(store, FalkorDBStore)
             start = time.perf_counter()
-            query_bench.load(store, fleet)
-            query_bench.settle(store)
-            print(f"fleet of {args.units:,} units loaded in {time.perf_counter() - start:.1f} s")
+            if args.example:
+                import_folder(store, EXAMPLE)
+                picks = example_questions(store)
+                what = "the example thread"
+            else:
+                fleet = query_bench.Fleet(args.units, products=100, branching=args.branching, lot_reach=100,
+                                          work_orders=8, replaced=0.05, moved=0.10)  # fmt: skip
+                query_bench.load(store, fleet)
+                query_bench.settle(store)
+                picks = questions(fleet, 3000)
+                what = f"a fleet of {args.units:,} units"
+            print(f"{what} loaded in {time.perf_counter() - start:.1f} s")
+            if args.only:
+                picks = [pick for pick in picks if pick[0] == args.only]
             _, token = TokenStore(tokens_file(StoreSpec("embedded", str(folder)))).create(
                 "bench", "read", utc_now()
             )
-            port = free_port()
-            thread = str(Path(sys.executable).with_name("thread"))
-            server = subprocess.Popen(
-                [thread, "--store", spec, "serve", "--port", str(port)],
-                stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            )  # fmt: skip
-            try:
-                base = f"http://127.0.0.1:{port}"
-                for _ in range(600):
+            servers: dict[str, Path | None] = {"this work tree": None}
+            if args.baseline:
+                servers = {args.baseline: baseline_tree(args.baseline, Path(scratch)), **servers}
+            wrk = shutil.which("wrk") if not args.python_client else None
+            loads: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            single: dict[str, list[float]] = {}
+            for round_ in range(args.rounds):
+                for name, code in servers.items():
+                    port = free_port()
+                    server = serve(spec, port, code)
                     try:
-                        if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        time.sleep(0.1)
-                asyncio.run(hammer(base, token, picks[:60], 4, 2.0))  # warm-up
-                wrk = shutil.which("wrk")
-                if wrk and not args.python_client:
-                    load = run_wrk(wrk, base, token, picks, args.clients, args.seconds)
-                else:
-                    load = python_load(base, token, picks, args.clients, args.seconds)
-                single = asyncio.run(hammer(base, token, picks, 1, 15.0))["latencies"]
-            finally:
-                server.terminate()
-                server.wait(timeout=120)
+                        base = f"http://127.0.0.1:{port}"
+                        wait_healthy(base)
+                        asyncio.run(hammer(base, token, picks[:60], 4, 2.0))  # warm-up
+                        if wrk:
+                            load = run_wrk(wrk, base, token, picks, args.clients, args.seconds)
+                        else:
+                            load = python_load(base, token, picks, args.clients, args.seconds)
+                        loads[name].append(load)
+                        if code is None and round_ == args.rounds - 1:
+                            single = asyncio.run(hammer(base, token, picks, 1, 15.0))["latencies"]
+                    finally:
+                        server.terminate()
+                        server.wait(timeout=120)
             local = in_process(store, picks, per_kind=100)
 
-    print(f"load ({load['client']}): {args.clients} clients for {load['seconds']:.1f} s, {load['requests']:,} requests, "
-          f"{load['requests'] / load['seconds']:,.0f} requests/s, errors {load['errors']}")  # fmt: skip
+    mix = args.only or "the mix of " + ", ".join(KINDS)
+    for name, runs in loads.items():
+        load = max(runs, key=lambda run: run["requests"] / run["seconds"])
+        rates = ", ".join(f"{run['requests'] / run['seconds']:,.0f}" for run in runs)
+        print(f"{name}: load ({load['client']}, {mix}): {args.clients} clients for {load['seconds']:.1f} s, "
+              f"{load['requests']:,} requests, {load['requests'] / load['seconds']:,.0f} requests/s "
+              f"(best of {len(runs)}: {rates}), errors {load['errors']}")  # fmt: skip
+        print(
+            f"  latency under load: p50 {load['p50']:.1f} ms, p95 {load['p95']:.1f} ms, p99 {load['p99']:.1f} ms"
+        )
     print(
-        f"latency under load: p50 {load['p50']:.1f} ms, p95 {load['p95']:.1f} ms, p99 {load['p99']:.1f} ms"
+        f"{'kind':<12}{'HTTP p50':>10}{'in-process p50':>16}{'limit 2x+5':>12}  ok   (one client at a time, this work tree)"
     )
-    print(
-        f"{'kind':<12}{'HTTP p50':>10}{'in-process p50':>16}{'limit 2x+5':>12}  ok   (one client at a time)"
-    )
-    for kind in ("trace", "where-used", "entity"):
+    for kind in KINDS:
+        if kind not in local:
+            continue
         http_p50, own = statistics.median(single[kind]), statistics.median(local[kind])
         limit = 2 * own + 5
         print(

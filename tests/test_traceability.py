@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from thread.configuration import as_of, diff
+from thread.alerts import alerts_for_unit
+from thread.configuration import as_of, diff, structure
 from thread.diagram import render_diagram
 from thread.entities import get_entity
 from thread.errors import NotFoundError
@@ -15,7 +18,7 @@ from thread.fleet import list_twins, show_twin
 from thread.paths import shortest_path
 from thread.recall import recall
 from thread.stores import GraphStore
-from thread.trace import trace
+from thread.trace import SECTIONS, trace
 from thread.where_used import where_used
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "pump-fleet"
@@ -184,6 +187,92 @@ def test_trace_of_a_pump(pump_fleet: GraphStore) -> None:
     shallow = trace(pump_fleet, pump(12), sections=("structure",), depth=1).to_dict()
     assert set(shallow) == {"uid", "label", "properties", "structure"}
     assert all(i["children"] == [] for i in shallow["structure"])
+
+
+def test_a_trace_is_one_read_of_the_store(
+    pump_fleet: GraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15, point 17: a pump's trace took 15 reads, and the round trips were most of
+    its cost in the HTTP service."""
+    queries: list[str] = []
+    read = pump_fleet.read
+
+    def counted(query: str, params: Any = None, **kwargs: Any) -> list[dict[str, Any]]:
+        queries.append(query)
+        return read(query, params, **kwargs)
+
+    monkeypatch.setattr(pump_fleet, "read", counted)
+    trace(pump_fleet, pump(12))
+    trace(pump_fleet, pump(12), sections=("structure", "maintenance"), depth=1)
+    assert len(queries) == 2
+
+
+def test_a_trace_has_the_structure_and_alerts_their_own_functions_give(
+    pump_fleet: GraphStore,
+) -> None:
+    """The trace reads its sections in one query; its structure (every level, in order,
+    each item's JSON key for key) and its alerts are still those of
+    `configuration.structure` and `alerts.alerts_for_unit`, for every unit and depth."""
+    units = [r["uid"] for r in pump_fleet.read("MATCH (u:Unit) RETURN u.uid AS uid ORDER BY uid")]
+    assert len(units) == 72
+    for uid in units:
+        for depth in (None, 0, 1, 2):
+            data = trace(pump_fleet, uid, depth=depth).to_dict()
+            expected = [item.to_dict() for item in structure(pump_fleet, uid, depth=depth)]
+            assert json.dumps(data["structure"]) == json.dumps(expected), (uid, depth)
+        assert data["alerts"] == alerts_for_unit(pump_fleet, uid)
+        assert list(data) == ["uid", "label", "properties", *SECTIONS]
+
+
+def test_a_trace_orders_alerts_and_runs_as_the_alert_list_does(embedded_store: GraphStore) -> None:
+    """Alerts newest first (one row per detecting run, none without a start first), and
+    simulation runs by finish, newest first, without their `parameters`."""
+    store, unit = embedded_store, "unit:P-1/SN-1"
+    store.write(
+        "CREATE (:Entity:Unit {uid: $unit})<-[:TWIN_OF]-(:Entity:InstanceTwin {uid: 'twin:1'})",
+        {"unit": unit},
+    )
+    for uid, finished in (("run:a", "2024-05-01"), ("run:b", "2024-06-01"), ("run:c", None)):
+        store.write(
+            "MATCH (t:InstanceTwin {uid: 'twin:1'}) CREATE (s:Entity:SimulationRun {uid: $uid})"
+            "-[:SIMULATED]->(t) SET s.finished = $finished, s.parameters = '{}'",
+            {"uid": uid, "finished": finished},
+        )
+    for uid, start, runs in (
+        ("alert:2", "2024-05-02", ["run:a", "run:b"]),
+        ("alert:1", "2024-05-02", []),
+        ("alert:3", None, ["run:c"]),
+        ("alert:4", "2024-07-01", []),
+    ):
+        store.write(
+            "MATCH (u:Unit {uid: $unit}) CREATE (a:Entity:Alert {uid: $uid})-[:RAISED_ON]->(u) "
+            "SET a.start = $start, a.status = 'open'",
+            {"unit": unit, "uid": uid, "start": start},
+        )
+        for run in runs:
+            store.write(
+                "MATCH (a:Alert {uid: $uid}), (s:SimulationRun {uid: $run}) "
+                "CREATE (a)-[:DETECTED_BY]->(s)",
+                {"uid": uid, "run": run},
+            )
+    data = trace(store, unit, sections=("alerts", "simulations")).to_dict()
+    assert data["alerts"] == alerts_for_unit(store, unit)
+    assert [a["uid"] for a in data["alerts"]] == [
+        "alert:3",
+        "alert:4",
+        "alert:1",
+        "alert:2",
+        "alert:2",
+    ]
+    assert sorted(a["detected_by"] or "" for a in data["alerts"]) == [
+        "",
+        "",
+        "run:a",
+        "run:b",
+        "run:c",
+    ]
+    assert [r["uid"] for r in data["simulations"]] == ["run:c", "run:b", "run:a"]
+    assert all("parameters" not in r for r in data["simulations"])
 
 
 def test_trace_of_another_entity_lists_its_neighbours(pump_fleet: GraphStore) -> None:

@@ -225,7 +225,16 @@ class _Units:
         import ifcopenshell.util.unit as units
 
         self._units = units
-        self.project = {kind: units.calculate_unit_scale(model, kind) for kind in _CONVERTED_UNITS}
+        self.project: dict[str, float] = {}
+        self.warnings: list[str] = []
+        for kind in _CONVERTED_UNITS:
+            try:
+                self.project[kind] = float(units.calculate_unit_scale(model, kind))
+            except (AttributeError, TypeError, ValueError) as exc:  # a damaged IfcUnitAssignment
+                self.project[kind] = 1.0
+                self.warnings.append(
+                    f"the project's {kind} cannot be read ({exc}); values kept as written"
+                )
         self._unit_types: dict[str, str] = {}
 
     def scale(self, unit_type: str | None, unit: Any = None) -> float:
@@ -300,12 +309,19 @@ class _BuildingWalk:
         for relation in _by_type(model, "IfcRelConnectsPortToElement"):  # IFC2X3
             self._own(relation.RelatedElement, relation.RelatingPort)
         self._flattened: dict[int, dict[str, PropValue]] = {}
-        self.notices: list[Notice] = []
+        self.notices = [Notice(warning, self.origin) for warning in self.units.warnings]
         self._attribute_types: dict[str, list[tuple[str, str | None]]] = {}
 
     def _own(self, owner: Any, port: Any) -> None:
+        if owner is None or port is None:  # a dangling reference (ifcopenshell logged it)
+            return
         self.ports_of[owner.id()].append(port)
         self.port_owner.setdefault(port.id(), owner)
+
+    def _node_of(self, entity: Any) -> NodeRecord | None:
+        """The node `entity` became; None for an entity left out, or for a relationship's
+        end that is missing from the file (`$`, or a dangling reference)."""
+        return self.nodes.get(entity.id()) if entity is not None else None
 
     # ------------------------------------------------------------------ nodes
 
@@ -495,7 +511,7 @@ class _BuildingWalk:
 
     def aggregates(self) -> Iterator[Record]:
         for relation in _by_type(self.model, "IfcRelAggregates"):
-            parent = self.nodes.get(relation.RelatingObject.id())
+            parent = self._node_of(relation.RelatingObject)
             if parent is None or parent.label not in ("Site", "Building", "Storey", "Space"):
                 continue
             for child_entity in relation.RelatedObjects or ():
@@ -522,8 +538,7 @@ class _BuildingWalk:
             parent = self.parent_of.get(entity.id())
             if parent is not None and parent.is_a("IfcElement") and parent.GlobalId:
                 props["part_of"] = parent.GlobalId
-            kind = self.type_of.get(entity.id())
-            type_node = self.nodes.get(kind.id()) if kind is not None else None
+            type_node = self._node_of(self.type_of.get(entity.id()))
             sources = [props, type_node.props if type_node is not None else {}]
             declared = declared_binding(sources, self.keys)
             if declared:
@@ -534,8 +549,7 @@ class _BuildingWalk:
                 continue
             if type_node is not None:
                 yield rel("HAS_TYPE", record, type_node, origin=self.origin)
-            container = self.containers.get(entity.id())
-            container_node = self.nodes.get(container.id()) if container is not None else None
+            container_node = self._node_of(self.containers.get(entity.id()))
             if container_node is not None:
                 yield rel("CONTAINS_ELEMENT", container_node, record, origin=self.origin)
             if declared:
@@ -552,7 +566,7 @@ class _BuildingWalk:
         while holder is not None and container is None:
             container = self.containers.get(holder.id())
             holder = self.parent_of.get(holder.id())
-        place = self.nodes.get(container.id()) if container is not None else None
+        place = self._node_of(container)
         if place is None:
             return
         if self.valid_from is None:
@@ -575,8 +589,10 @@ class _BuildingWalk:
     def connections(self) -> Iterator[Record]:
         for relation in _by_type(self.model, "IfcRelConnectsPorts"):
             ports = (relation.RelatingPort, relation.RelatedPort)
-            owners = [self.port_owner.get(port.id()) for port in ports]
-            source, target = (self.nodes.get(o.id()) if o is not None else None for o in owners)
+            owners = [
+                self.port_owner.get(port.id()) if port is not None else None for port in ports
+            ]
+            source, target = (self._node_of(owner) for owner in owners)
             if source is None or target is None:
                 yield Notice(
                     f"IfcRelConnectsPorts {relation.GlobalId}: a port belongs to no imported "

@@ -4,6 +4,10 @@ Everything a tabular importer needs except what its rows mean: decoding with the
 encoding (a wrong one is an error naming the line), CSV or whitespace splitting, headers or
 positional names, the mapping's columns, templates and constants, date, datetime and
 number formats, and a Problem per bad row that names the file, line and source column.
+
+Lines end at LF, CRLF or a lone CR (old Mac exports), the way editors count them. A field
+may hold up to MAX_FIELD_CHARS characters (long free text in work orders and change
+orders is real); a longer one is an error naming its line, never a traceback.
 """
 
 from __future__ import annotations
@@ -15,16 +19,17 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo
 
 from importers.base import ImportContext, Importer
-from importers.mapping import MappingSpec, SourceOptions, parse_mapping, template_fields
+from importers.mapping import MappingSpec, SourceOptions, parse_mapping, parse_template
 from thread.errors import Problem, SourceError
 from thread.records import Origin, Record
 
 __all__ = [
+    "MAX_FIELD_CHARS",
     "Date",
     "DateTime",
     "Number",
@@ -34,6 +39,10 @@ __all__ = [
     "read_rows",
     "row_props",
 ]
+
+MAX_FIELD_CHARS = 1 << 20
+"""The longest field read (1,048,576 characters): eight times Python's csv default, far
+past any free-text field of a real export, and small enough that one row stays cheap."""
 
 
 def _options(info: ValidationInfo) -> SourceOptions:
@@ -58,11 +67,8 @@ def _to_datetime(value: Any, info: ValidationInfo) -> Any:
             raise ValueError(f"{text!r} is not a datetime in the format {expected}") from None
     if parsed is None:
         return None
-    if parsed.tzinfo is None:
-        try:
-            parsed = parsed.replace(tzinfo=ZoneInfo(_options(info).timezone))
-        except ZoneInfoNotFoundError:
-            raise ValueError(f"unknown timezone {_options(info).timezone!r}") from None
+    if parsed.tzinfo is None:  # the mapping's zone, known since the mapping was checked
+        parsed = parsed.replace(tzinfo=ZoneInfo(_options(info).timezone))
     return parsed.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -115,6 +121,8 @@ def decode(path: Path, display: str, encoding: str) -> str:
         raise SourceError(f"{display}: file not found") from None
     except IsADirectoryError:
         raise SourceError(f"{display}: is a folder, not a file") from None
+    except OSError as exc:
+        raise SourceError(f"{display}: cannot read the file ({exc.strerror})") from None
     try:
         return data.decode(encoding).removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
@@ -123,24 +131,40 @@ def decode(path: Path, display: str, encoding: str) -> str:
             f"{display}:{line}: not valid {encoding} text (byte 0x{data[exc.start]:02x}); "
             'set [source] encoding in a mapping file, e.g. encoding = "cp1252"'
         ) from None
+    except UnicodeError as exc:  # a codec's complaint about the whole file (a missing BOM)
+        raise SourceError(f"{display}: not valid {encoding} text ({exc})") from None
 
 
-def _split(text: str, options: SourceOptions) -> Iterator[tuple[int, list[str]]]:
-    """(line number, fields) of each non-blank line, after skip_rows."""
+def _split(text: str, options: SourceOptions, display: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of each non-blank line, after skip_rows.
+
+    Raises:
+        SourceError: a field longer than MAX_FIELD_CHARS, or a line csv cannot split.
+    """
     if options.separator == "whitespace":
         for number, line in enumerate(text.splitlines(), 1):
             if number > options.skip_rows and line.strip():
                 yield number, line.split()
         return
-    lines = io.StringIO(text)
-    for _ in range(options.skip_rows):
-        lines.readline()
+    lines = io.StringIO(text, newline="")  # "": split at LF, CRLF and CR, keep quoted ones
+    skipped = 0
+    while skipped < options.skip_rows and lines.readline():
+        skipped += 1
+    csv.field_size_limit(MAX_FIELD_CHARS)  # process-wide, so set where it is relied on
     reader = csv.reader(lines, delimiter=options.separator)
-    previous = options.skip_rows
-    for fields in reader:
-        start, previous = previous + 1, options.skip_rows + reader.line_num
-        if any(f.strip() for f in fields):
-            yield start, fields
+    previous = skipped
+    try:
+        for fields in reader:
+            start, previous = previous + 1, skipped + reader.line_num
+            if any(f.strip() for f in fields):
+                yield start, fields
+    except csv.Error as exc:
+        if "field limit" in str(exc):
+            raise SourceError(
+                f"{display}:{previous + 1}: a field is longer than {MAX_FIELD_CHARS:,} "
+                "characters, the longest Thread reads"
+            ) from None
+        raise SourceError(f"{display}:{previous + 1}: cannot split the line: {exc}") from None
 
 
 class _Resolver:
@@ -174,8 +198,11 @@ class _Resolver:
                 self.columns[field] = "constant"
             elif field in spec.templates:
                 pattern = spec.templates[field]
-                slots = {name: position(name, field) for name in template_fields(pattern)}
-                self.getters[field] = lambda row, p=pattern, s=slots: _fill(p, s, row)
+                slots = [
+                    (literal, None if name is None else position(name, field), fmt)
+                    for literal, name, fmt in parse_template(pattern)
+                ]
+                self.getters[field] = lambda row, s=slots: _fill(s, row)
                 self.columns[field] = pattern
             elif field in spec.columns or field in index:
                 at = position(spec.columns.get(field, field), field)
@@ -220,11 +247,18 @@ class _Resolver:
         }
 
 
-def _fill(pattern: str, slots: dict[str, int], row: list[str]) -> str | None:
-    values = {name: row[i].strip() if i < len(row) else "" for name, i in slots.items()}
-    if not all(values.values()):
-        return None
-    return pattern.format(**values)
+def _fill(slots: list[tuple[str, int | None, str]], row: list[str]) -> str | None:
+    """A template's value for one row (None when a column it reads is blank): literal
+    text and each column's value, padded or cut by its format spec."""
+    out = []
+    for literal, at, spec in slots:
+        out.append(literal)
+        if at is not None:
+            value = row[at].strip() if at < len(row) else ""
+            if not value:
+                return None
+            out.append(format(value, spec) if spec else value)
+    return "".join(out)
 
 
 def read_rows(
@@ -236,7 +270,7 @@ def read_rows(
         SourceError: the file cannot be read, is empty, or the mapping does not fit it.
     """
     options = spec.source
-    rows = _split(decode(path, display, options.encoding), options)
+    rows = _split(decode(path, display, options.encoding), options, display)
     if options.header:
         first = next(rows, None)
         if first is None:

@@ -31,17 +31,23 @@ The `[telemetry]` table of the mapping file says how to read the samples:
 
 from __future__ import annotations
 
-import string
 import tomllib
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from importers.base import ImportContext, Importer
-from importers.mapping import MappingSpec, SourceOptions, parse_mapping, template_fields
+from importers.mapping import (
+    MappingSpec,
+    SourceOptions,
+    parse_mapping,
+    parse_template,
+    template_fields,
+)
 from importers.tabular import decode
 from thread.errors import Problem, SourceError
 from thread.records import Origin, Record, Samples, node, rel
@@ -65,6 +71,18 @@ class TelemetrySpec(BaseModel):
     units: dict[str, str] = Field(default_factory=dict)
     quantities: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("sensor")
+    @classmethod
+    def _sensor(cls, value: str) -> str:
+        return _plain_template(value)
+
+    @field_validator("observes")
+    @classmethod
+    def _observes(cls, value: dict[str, str]) -> dict[str, str]:
+        for pattern in value.values():
+            _plain_template(pattern)
+        return value
+
     @model_validator(mode="after")
     def _clock(self) -> TelemetrySpec:
         if (self.time is None) == (self.index is None):
@@ -83,6 +101,14 @@ class TelemetrySpec(BaseModel):
         return self.units.get(channel, self.units.get("*"))
 
 
+def _plain_template(pattern: str) -> str:
+    """Telemetry templates are joined column-wise in arrow, so they take plain {column}
+    fields only (a format spec would otherwise be silently ignored)."""
+    if any(spec for _, _, spec in parse_template(pattern)):
+        raise ValueError("telemetry templates take plain {column} fields, without a format")
+    return pattern
+
+
 def _default_mapping() -> dict[str, Any]:
     """importers/mappings/telemetry.toml: long form, sensor_id, channel, timestamp, value."""
     text = (
@@ -96,7 +122,9 @@ def _spec(mapping: MappingSpec, where: str) -> TelemetrySpec:
         return TelemetrySpec.model_validate(mapping.telemetry)
     except ValidationError as exc:
         details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'telemetry'}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or 'telemetry'}: "
+            f"{str(e['msg']).removeprefix('Value error, ')}"
+            for e in exc.errors()
         )
         raise SourceError(f"{where}: [telemetry] {details}") from None
 
@@ -136,14 +164,30 @@ def _blocks(
             path, read_options=read, parse_options=parse, convert_options=convert
         )
         for batch in reader:
-            yield pa.Table.from_batches([batch])
+            if any(pa.types.is_binary(column) for column in batch.schema.types):
+                raise _not_text(path, display, options)  # arrow reads bad UTF-8 as bytes
+            if batch.num_rows:  # a block can end up empty (blank lines only)
+                yield pa.Table.from_batches([batch])
     except pa.ArrowInvalid as exc:
+        if "invalid UTF8" in str(exc):
+            raise _not_text(path, display, options) from None
         if not as_text and "conversion error" in str(exc):
             raise _Retyped from None  # a later block holds a value the first did not
+        if "straddling" in str(exc):
+            raise SourceError(
+                f"{display}: a line is longer than {_BLOCK_BYTES >> 20} MB, the longest the "
+                "telemetry reader takes"
+            ) from None
         raise SourceError(f"{display}: {exc}") from None
-    except UnicodeDecodeError:
-        decode(path, display, options.encoding)  # raises with the line
-        raise
+    except UnicodeError:  # from the codec arrow reads other encodings with
+        raise _not_text(path, display, options) from None
+
+
+def _not_text(path: Path, display: str, options: SourceOptions) -> SourceError:
+    """The error for a file that is not text in its encoding: the tabular reader's, which
+    names the line (it reads the file again as a whole, on the way to an error only)."""
+    decode(path, display, options.encoding)
+    return SourceError(f"{display}: not valid {options.encoding} text")
 
 
 class _Retyped(Exception):
@@ -258,42 +302,114 @@ def _clock(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    text = pc.cast(table.column(spec.clock), pa.string())
-    if text.null_count:
-        first = next(i for i, v in enumerate(text.to_pylist()) if v is None)
-        raise _Problems(
-            [Problem(display, "a value is required", _line(first_row + first, options), spec.clock)]
-        )
+    text = _required(
+        pc.cast(table.column(spec.clock), pa.string()), spec.clock, display, options, first_row
+    )
     if spec.index:
         try:
             return pc.cast(text, pa.int64())
         except pa.ArrowInvalid:
-            values = text.to_pylist()
-            bad = next(i for i, v in enumerate(values) if not v.strip().lstrip("-").isdigit())
+            bad = _first_failing(text, lambda part: pc.cast(part, pa.int64()))
             raise _bad_clock(
-                display, options, spec, first_row + bad, f"{values[bad]!r} is not an integer index"
+                display,
+                options,
+                spec,
+                first_row + bad,
+                f"{text[bad].as_py()!r} is not an integer index (of at most 64 bits)",
             ) from None
+    if options.datetime_format:
+        fmt = options.datetime_format
+
+        def parse(part: Any) -> Any:
+            return pc.strptime(part, format=fmt, unit="us")
+    else:
+        zoned = _has_offset(text[0].as_py())
+
+        def parse(part: Any) -> Any:
+            return pc.cast(part, pa.timestamp("us", "UTC" if zoned else None))
+
     try:
-        if options.datetime_format:
-            stamps = pc.strptime(text, format=options.datetime_format, unit="us")
-        elif _has_offset(text[0].as_py()):
-            stamps = pc.cast(text, pa.timestamp("us", "UTC"))
-        else:
-            stamps = pc.cast(text, pa.timestamp("us"))
+        stamps = parse(text)
     except pa.ArrowInvalid:
-        values = text.to_pylist()
-        bad = _first_bad_time(values, options.datetime_format)
+        bad = _first_failing(text, parse)
         expected = options.datetime_format or "ISO 8601"
         raise _bad_clock(
             display,
             options,
             spec,
             first_row + bad,
-            f"{values[bad]!r} is not a datetime in the format {expected}",
+            f"{text[bad].as_py()!r} is not a datetime in the format {expected}",
         ) from None
     if stamps.type.tz is None:
-        stamps = pc.assume_timezone(stamps, options.timezone)
+        stamps = _zoned(stamps, text, spec, display, options, first_row)
     return pc.cast(stamps, pa.timestamp("us", "UTC"))
+
+
+def _zoned(
+    stamps: Any,
+    text: Any,
+    spec: TelemetrySpec,
+    display: str,
+    options: SourceOptions,
+    first_row: int,
+) -> Any:
+    """Naive times read in [source] timezone. A time the clocks passed twice (autumn) is
+    the first of the two, as in the tabular importers; one they skipped (spring) is a
+    problem with its line, since no instant is right for it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    zone = options.timezone
+
+    def assume(part: Any) -> Any:
+        return pc.assume_timezone(part, zone, ambiguous="earliest")
+
+    try:
+        return assume(stamps)
+    except pa.ArrowInvalid as exc:
+        if "Cannot locate" in str(exc):  # in Python's zone database, not in arrow's
+            raise SourceError(
+                f"{display}: the time zone {zone!r} is not known to the telemetry reader; "
+                "use another IANA name in [source] timezone"
+            ) from None
+        bad = _first_failing(stamps, assume)
+        raise _bad_clock(
+            display,
+            options,
+            spec,
+            first_row + bad,
+            f"{text[bad].as_py()!r} does not exist in {zone} (the clocks skipped it)",
+        ) from None
+
+
+def _first_failing(values: Any, convert: Callable[[Any], Any]) -> int:
+    """The index of the first value `convert` rejects, found by halving: arrow says that a
+    conversion failed, not where. A few conversions, on the way to an error only."""
+    import pyarrow as pa
+
+    low, high = 0, len(values)  # the first failure is in [low, high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        try:
+            convert(values.slice(low, middle - low))
+        except pa.ArrowInvalid:
+            high = middle
+        else:
+            low = middle
+    return low
+
+
+def _required(
+    values: Any, column: str, display: str, options: SourceOptions, first_row: int
+) -> Any:
+    """`values`, unless one is blank: a Problem naming its line (a sample needs its clock,
+    sensor and channel)."""
+    if values.null_count:
+        first = next(i for i, v in enumerate(values.to_pylist()) if v is None)
+        raise _Problems(
+            [Problem(display, "a value is required", _line(first_row + first, options), column)]
+        )
+    return values
 
 
 def _bad_clock(
@@ -312,24 +428,13 @@ def _has_offset(text: str) -> bool:
         return False
 
 
-def _first_bad_time(values: list[str], fmt: str | None) -> int:
-    from datetime import datetime
-
-    for i, value in enumerate(values):
-        try:
-            datetime.strptime(value, fmt) if fmt else datetime.fromisoformat(value)
-        except ValueError:
-            return i
-    return 0
-
-
 def _template(table: Any, pattern: str, display: str) -> Any:
     """A template over columns evaluated for every row, as a string array."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     parts: list[Any] = []
-    for literal, name, _, _ in string.Formatter().parse(pattern):
+    for literal, name, _ in parse_template(pattern):
         if literal:
             parts.append(pa.scalar(literal))
         if name:
@@ -343,7 +448,7 @@ def _template(table: Any, pattern: str, display: str) -> Any:
     return pc.binary_join_element_wise(*parts, "")
 
 
-def _runs(keys: Any) -> Iterator[tuple[str, int, int]]:
+def _runs(keys: Any) -> Iterator[tuple[Any, int, int]]:
     """(key, start, stop) of each run of equal keys in a sorted array."""
     import pyarrow.compute as pc
 
@@ -355,25 +460,30 @@ def _runs(keys: Any) -> Iterator[tuple[str, int, int]]:
 
 
 def _checked_columns(table: Any, spec: TelemetrySpec, display: str) -> list[str]:
-    """Check the columns the mapping names; the channel columns of a wide file."""
+    """Check that each column the mapping reads is there, once; the channel columns of a
+    wide file."""
     names = table.column_names
-    for column in (
-        spec.clock,
-        *template_fields(spec.sensor),
-        *(spec.channels if spec.layout == "wide" else (spec.channel, spec.value)),
-    ):
-        if column not in names:
-            raise SourceError(
-                f"{display}: no column {column!r}; the columns are: {', '.join(names)}"
-            )
-    if spec.layout != "wide":
-        return []
-    used = {
+    keys = [
         spec.clock,
         *template_fields(spec.sensor),
         *(f for t in spec.observes.values() for f in template_fields(t)),
-    }
-    return spec.channels or [c for c in names if c not in used]
+    ]
+    channels = []
+    if spec.layout == "wide":
+        channels = spec.channels or [c for c in names if c not in keys]
+    read = [*keys, *channels] if spec.layout == "wide" else [*keys, spec.channel, spec.value]
+    counts = Counter(names)
+    for column in read:
+        if column not in counts:
+            raise SourceError(
+                f"{display}: no column {column!r}; the columns are: {', '.join(names)}"
+            )
+        if counts[column] > 1:
+            raise SourceError(
+                f"{display}: the header names {counts[column]} columns {column!r}; "
+                "a column Thread reads needs a name of its own"
+            )
+    return channels
 
 
 def _compact(
@@ -391,7 +501,11 @@ def _compact(
 
     columns = {
         "t": _clock(table, spec, display, options, first_row),
-        "sensor": pc.dictionary_encode(_template(table, spec.sensor, display)),
+        "sensor": pc.dictionary_encode(
+            _required(
+                _template(table, spec.sensor, display), spec.sensor, display, options, first_row
+            )
+        ),
     }
     for field, pattern in spec.observes.items():
         columns[f"obs.{field}"] = pc.dictionary_encode(_template(table, pattern, display))
@@ -400,7 +514,9 @@ def _compact(
             columns[f"value.{channel}"] = _numbers(table, channel, display, options, first_row)
     else:
         text = pc.cast(table.column(spec.channel), pa.string())
-        columns["channel"] = pc.dictionary_encode(text)
+        columns["channel"] = pc.dictionary_encode(
+            _required(text, spec.channel, display, options, first_row)
+        )
         columns["value"] = _numbers(table, spec.value, display, options, first_row)
     return pa.table(columns)
 

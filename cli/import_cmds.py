@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cli.output import err, out, print_json, progress_reporter
@@ -52,7 +53,7 @@ def show_reports(reports: list[ImportReport], json_output: bool) -> None:
         return
     for report in reports:
         if not report.changed and not report.dry_run:
-            out.print(f"{report.source} ({report.importer}): unchanged, nothing to write")
+            out.print(f"{escape(report.source)} ({report.importer}): unchanged, nothing to write")
         else:
             out.print(_report_table(report))
         if report.samples:
@@ -60,9 +61,11 @@ def show_reports(reports: list[ImportReport], json_output: bool) -> None:
                 f"  {report.samples:,} samples {'would be ' if report.dry_run else ''}stored in Parquet"
             )
         for line in report.disappeared[:20]:
-            out.print(f"  [yellow]disappeared from the source (kept, marked _missing):[/] {line}")
+            out.print(
+                f"  [yellow]disappeared from the source (kept, marked _missing):[/] {escape(line)}"
+            )
         for warning in report.warnings:
-            err.print(f"[yellow]warning:[/] {warning}")
+            err.print(f"[yellow]warning:[/] {escape(warning)}")
 
 
 @contextmanager

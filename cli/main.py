@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from cli import (
@@ -41,7 +42,8 @@ class ThreadGroup(TyperGroup):
         except ThreadError as exc:
             if isinstance(ctx.obj, AppState) and ctx.obj.debug:
                 raise
-            err.print(f"[bold red]Error:[/] {exc}", markup=True, highlight=False)
+            # the message is text, not markup: "[properties]" must print as it is
+            err.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True, highlight=False)
             raise typer.Exit(EXIT_ERROR) from None
         except KeyboardInterrupt:
             err.print("interrupted")

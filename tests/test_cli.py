@@ -147,3 +147,11 @@ def test_the_console_script_runs(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["nodes"] == 0
     assert not EmbeddedServer(tmp_path).status().running
+
+
+def test_error_messages_keep_their_brackets(store_arg: list[str]) -> None:
+    """Messages went through rich markup: "[properties]" printed as nothing."""
+    uid = 'unit:[bold]P-1/<SN> "x" [properties]'
+    result = runner.invoke(app, [*store_arg, "show", uid])
+    assert result.exit_code == 1
+    assert uid in result.stderr

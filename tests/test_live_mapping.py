@@ -48,6 +48,14 @@ def test_the_shipped_mappings_load() -> None:
         ),
         ('kind = "opcua"\nnodes = []', "nodes"),
         ('[[topics]]\ntopic = "a/{sensor_id}/{channel}"\ncolour = "red"', "colour"),
+        (
+            '[[topics]]\ntopic = "a/{sensor_id}/{channel}"\nchannel = "{channel:>1000000000}"',
+            "a format may only pad or cut the text",
+        ),
+        (
+            '[[topics]]\ntopic = "a/{sensor_id}/{channel}"\nchannel = "{channel!r}"',
+            "conversions are not supported",
+        ),
     ],
     ids=[
         "plus",
@@ -58,6 +66,8 @@ def test_the_shipped_mappings_load() -> None:
         "bounds",
         "no-nodes",
         "unknown-key",
+        "huge-width",
+        "conversion",
     ],
 )
 def test_bad_mappings_name_the_problem(tmp_path: Path, text: str, message: str) -> None:

@@ -44,13 +44,12 @@ points that `thread act` may write) declare their bounds:
 
 from __future__ import annotations
 
-import string
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from importers.mapping import load_mapping
+from importers.mapping import load_mapping, template_fields
 from thread.errors import SourceError
 
 __all__ = [
@@ -67,8 +66,10 @@ Payload = Literal["number", "json", "metrics"]
 
 
 def _fields(template: str) -> list[str]:
+    """The topic fields a template reads, checked as file mappings' templates are (no
+    attribute lookups, conversions or huge widths)."""
     try:
-        return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+        return template_fields(template)
     except ValueError as exc:
         raise ValueError(f"bad template {template!r}: {exc}") from None
 

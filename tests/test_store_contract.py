@@ -264,3 +264,14 @@ def test_a_query_that_is_not_utf8_is_refused(store: GraphStore) -> None:
     """Undecodable bytes on a command line arrive as lone surrogates: a traceback before."""
     with pytest.raises(QueryError, match="not UTF-8"):
         store.read("RETURN '\udcff' AS a")
+
+
+def test_scoped_subqueries_run_on_every_store(store: GraphStore) -> None:
+    """Neo4j 5's `CALL (x) { … }` (its `CALL { WITH x … }` is deprecated) is what Thread
+    writes; FalkorDB gets it in the form it parses, literals untouched."""
+    store.upsert_nodes("Part", [{"uid": "part:S-1", "props": {"name": "CALL (x) {"}}])
+    rows = store.read(
+        "MATCH (n:Part) CALL (n) { RETURN n.name + ' }' AS text } "
+        "CALL () { RETURN 'CALL () {' AS other } RETURN text, other"
+    )
+    assert rows == [{"text": "CALL (x) { }", "other": "CALL () {"}]

@@ -113,7 +113,7 @@ class Trace:
         return diagram
 
 
-# One query answers a whole trace: the entity, then one `CALL {}` per section asked for,
+# One query answers a whole trace: the entity, then one `CALL (u) {}` per section asked for,
 # each aggregating to a single row, so that a trace is one round trip to the store
 # (it used to be fifteen, and the round trips were most of its cost). Each section keeps
 # the ordering and grouping of the read it replaces. Nested pattern comprehensions are
@@ -123,13 +123,13 @@ _ENTITY = "MATCH (u:Entity {uid: $uid}) "
 
 _READS: dict[Section, tuple[str, tuple[str, ...]]] = {
     "revision": (
-        "CALL { WITH u "
+        "CALL (u) { "
         "MATCH (u)-[:OF_REVISION]->(r:PartRevision) WITH r LIMIT 1 "
-        "CALL { WITH r MATCH (r)-[:DOCUMENTED_BY]->(d:Document) WITH d ORDER BY d.uid "
+        "CALL (r) { MATCH (r)-[:DOCUMENTED_BY]->(d:Document) WITH d ORDER BY d.uid "
         "RETURN collect([d.uid, d.doc_number, d.title, d.doc_revision]) AS documents } "
-        "CALL { WITH r MATCH (r)-[:SATISFIES]->(q:Requirement) WITH q ORDER BY q.uid "
+        "CALL (r) { MATCH (r)-[:SATISFIES]->(q:Requirement) WITH q ORDER BY q.uid "
         "RETURN collect([q.uid, q.req_id, q.text]) AS requirements } "
-        "CALL { WITH r MATCH (co:ChangeOrder)-[e]->(r) "
+        "CALL (r) { MATCH (co:ChangeOrder)-[e]->(r) "
         "WHERE type(e) IN ['CHANGES_TO', 'CHANGES_FROM'] WITH co, e ORDER BY co.uid "
         "RETURN collect([co.uid, co.co_number, co.title, co.status, type(e), e.effective_date, "
         "e.serial_from, e.serial_to]) AS change_orders } "
@@ -140,7 +140,7 @@ _READS: dict[Section, tuple[str, tuple[str, ...]]] = {
     # every containment below the unit, through the units it contains, in the order of
     # `configuration.structure`'s reads (by parent, find number, start, uid)
     "structure": (
-        "CALL { WITH u "
+        "CALL (u) { "
         "MATCH (u)-[:CONTAINS*0..]->(p:Unit) WITH DISTINCT p "
         "MATCH (p)-[r:CONTAINS]->(c:Entity) "
         "OPTIONAL MATCH (c)-[:OF_REVISION]->(rev:PartRevision) "
@@ -152,21 +152,21 @@ _READS: dict[Section, tuple[str, tuple[str, ...]]] = {
         ("structure",),
     ),
     "location": (
-        "CALL { WITH u "
+        "CALL (u) { "
         "MATCH (u)-[r:LOCATED_IN]->(l) "
-        "CALL { WITH l MATCH path = (a:Entity)-[:AGGREGATES*1..8]->(l:Entity) "
+        "CALL (l) { MATCH path = (a:Entity)-[:AGGREGATES*1..8]->(l:Entity) "
         "WITH a, length(path) AS hops ORDER BY hops "
         "RETURN collect([a.uid, labels(a), coalesce(a.name, a.code, a.uid)]) AS within } "
         "WITH r, l, within ORDER BY r.valid_from "
         "RETURN collect([l.uid, labels(l), coalesce(l.name, l.code, l.uid), r.valid_from, "
         "r.valid_to, within]) AS places } "
-        "CALL { WITH u "
+        "CALL (u) { "
         "MATCH (x:Entity)-[:REPRESENTS]->(u) WITH x ORDER BY x.uid "
         "RETURN collect([x.uid, labels(x), coalesce(x.name, x.prim_path, x.uid)]) AS representations } ",
         ("places", "representations"),
     ),
     "sensors": (
-        "CALL { WITH u "
+        "CALL (u) { "
         "MATCH (s:Sensor)-[:OBSERVES]->(u) "
         "OPTIONAL MATCH (s)-[:HAS_CHANNEL]->(c:Channel) "
         "WITH s, c ORDER BY c.channel "
@@ -177,7 +177,7 @@ _READS: dict[Section, tuple[str, tuple[str, ...]]] = {
         ("sensors",),
     ),
     "maintenance": (
-        "CALL { WITH u "
+        "CALL (u) { "
         "MATCH (m:MaintenanceEvent)-[:PERFORMED_ON]->(u) "
         "OPTIONAL MATCH (m)-[:ADDRESSES]->(f:FailureMode) "
         "OPTIONAL MATCH (m)-[:REMOVED]->(x) "
@@ -190,7 +190,7 @@ _READS: dict[Section, tuple[str, tuple[str, ...]]] = {
     ),
     # `alerts.alerts_for_unit`'s read, anchored at the unit
     "alerts": (
-        "CALL { WITH u "
+        "CALL (u) { "
         "MATCH (a:Alert)-[:RAISED_ON]->(u) "
         "OPTIONAL MATCH (a)-[:DETECTED_BY]->(det:SimulationRun) "
         "WITH a, det ORDER BY a.start DESC, a.uid "
@@ -199,7 +199,7 @@ _READS: dict[Section, tuple[str, tuple[str, ...]]] = {
         ("alerts",),
     ),
     "twin": (
-        "CALL { WITH u "
+        "CALL (u) { "
         "MATCH (t:InstanceTwin)-[:TWIN_OF]->(u) "
         "OPTIONAL MATCH (t)-[:INSTANCE_OF]->(a:AggregateTwin) WITH t, a LIMIT 1 "
         "RETURN collect([t.uid, t.failures, t.open_work_orders, t.last_maintenance, a.uid, a.units, "
@@ -207,7 +207,7 @@ _READS: dict[Section, tuple[str, tuple[str, ...]]] = {
         ("twin",),
     ),
     "simulations": (
-        "CALL { WITH u "
+        "CALL (u) { "
         "MATCH (s:SimulationRun)-[:SIMULATED]->(:InstanceTwin)-[:TWIN_OF]->(u) "
         "WITH s ORDER BY s.finished DESC RETURN collect(s) AS simulations } ",
         ("simulations",),

@@ -3,7 +3,7 @@
 The store's own time limit stops a query's execution on the server, but not what comes
 after it: FalkorDB sends every row, and the client parses and converts them, however long
 that takes (6 M rows under a 2 s limit came back after 23 s). So the user's query runs
-inside `CALL { … } RETURN * LIMIT row_limit + 1`, where the server stops producing rows
+inside `CALL () { … } RETURN * LIMIT row_limit + 1`, where the server stops producing rows
 after the one that shows the answer was cut, and the caller waits at most the time limit
 for the whole call, thread pool wait included.
 """
@@ -31,7 +31,7 @@ def _fetch(
 ) -> tuple[Rows, bool]:
     deadline = time.monotonic() + timeout_ms / 1000
     # the newlines keep a trailing `//` comment from swallowing the closing brace
-    wrapped = f"CALL {{\n{cypher.rstrip().removesuffix(';')}\n}}\nRETURN * LIMIT {row_limit + 1}"
+    wrapped = f"CALL () {{\n{cypher.rstrip().removesuffix(';')}\n}}\nRETURN * LIMIT {row_limit + 1}"
     try:
         rows = run_query(store, wrapped, params, timeout_ms=timeout_ms)
     except (QueryTimeoutError, ReadOnlyError, QueryMemoryError):

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import re
 
+from thread.stores.cypher_text import strip_literals
+
 __all__ = ["query_params", "strip_literals", "write_clauses"]
 
-_LITERALS = re.compile(
-    r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|`[^`]*`|//[^\n]*|/\*.*?\*/""", re.DOTALL
-)
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _WRITES = re.compile(
     r"(?<![.\w$])(CREATE|MERGE|SET|DELETE|DETACH|REMOVE|DROP|FOREACH|LOAD\s+CSV)\b",
@@ -22,11 +21,6 @@ _WRITES = re.compile(
 )
 _CALL = re.compile(r"(?<![.\w$])CALL\s+([A-Za-z_][A-Za-z0-9_.]*)", re.IGNORECASE)
 _READ_PROCEDURES = frozenset({"db.labels", "db.relationshiptypes", "db.propertykeys", "db.indexes"})
-
-
-def strip_literals(query: str) -> str:
-    """The query with strings, comments and quoted names replaced by blanks."""
-    return _LITERALS.sub(lambda m: " " * len(m.group(0)), query)
 
 
 def query_params(query: str) -> set[str]:

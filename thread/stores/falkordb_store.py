@@ -14,9 +14,9 @@ from typing import Any
 from ontology import ENTITY_LABEL, Ontology
 from thread.errors import QueryError, QueryTimeoutError, ReadOnlyError, StoreError
 from thread.stores.base import GraphStore, chunked
+from thread.stores.cypher_text import with_importing_calls, write_clause
 from thread.stores.embedded_server import EmbeddedServer, no_retry
 from thread.stores.falkordb_params import with_params
-from thread.stores.write_clauses import write_clause
 
 __all__ = ["FalkorDBStore"]
 
@@ -120,11 +120,11 @@ class FalkorDBStore(GraphStore):
             raise ReadOnlyError(
                 f"this query writes to the graph ({clause}), which is refused here (read-only)"
             )
-        return self._execute(with_params(query, params), True, timeout_ms)
+        return self._execute(with_params(with_importing_calls(query), params), True, timeout_ms)
 
     def _write(self, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         self._make_room_for_names(len(set(_WORD.findall(query))) + _map_keys(params))
-        return self._execute(with_params(query, params), False, None)
+        return self._execute(with_params(with_importing_calls(query), params), False, None)
 
     def _property_names(self) -> int:
         rows = self._execute(

@@ -251,7 +251,7 @@ def test_a_trace_orders_alerts_and_runs_as_the_alert_list_does(embedded_store: G
         )
         for run in runs:
             store.write(
-                "MATCH (a:Alert {uid: $uid}), (s:SimulationRun {uid: $run}) "
+                "MATCH (a:Alert {uid: $uid}) MATCH (s:SimulationRun {uid: $run}) "
                 "CREATE (a)-[:DETECTED_BY]->(s)",
                 {"uid": uid, "run": run},
             )

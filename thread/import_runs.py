@@ -15,37 +15,22 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from thread.processes import process_alive, process_started
 from thread.stores.base import GraphStore
 
 __all__ = ["mark_interrupted", "process_identity"]
 
 
-def _started(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (Linux), None if it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # the command name, in brackets, may hold spaces: fields count from after it
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
 def process_identity() -> dict[str, Any]:
     """What an ImportRun records of the process running it."""
     pid = os.getpid()
-    return {"host": socket.gethostname(), "pid": pid, "process_started": _started(pid) or ""}
+    return {"host": socket.gethostname(), "pid": pid, "process_started": process_started(pid) or ""}
 
 
 def _alive(pid: int, started: str) -> bool:
     if not Path("/proc").is_dir():  # no /proc: only whether some process has the pid
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    return _started(pid) == started
+        return process_alive(pid)
+    return process_started(pid) == started
 
 
 def mark_interrupted(store: GraphStore, now: str) -> list[str]:

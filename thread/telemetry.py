@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from thread.errors import Problem, ValidationError
+from thread.processes import process_alive
 from thread.records import PropValue, Samples
 
 __all__ = [
@@ -155,18 +156,8 @@ def _remove_stale_staging(folder: Path) -> None:
     gone): nobody else would, and a rerun stages under its own name."""
     for temp in folder.glob(".*.tmp"):
         pid = temp.name.rsplit(".", 2)[-2]
-        if pid.isdigit() and not _process_alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             temp.unlink(missing_ok=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass

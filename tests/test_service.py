@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 import ontology
-from thread.errors import Problem, ValidationError
+from thread.errors import Problem, StoreError, ValidationError
 from thread.records import MAX_UID_BYTES, NodeRecord, Notice, Origin, Record, node, rel
 from thread.service import Source, ThreadService
 from thread.stores import GraphStore
@@ -421,3 +421,17 @@ def test_each_run_records_its_process(store: GraphStore) -> None:
         "MATCH (r:ImportRun {uid: $u}) RETURN r.pid AS pid, r.status AS status", {"u": report.run}
     )
     assert run == [{"pid": os.getpid(), "status": "succeeded"}]
+
+
+def test_a_run_that_fails_while_writing_says_how_far_it_got(store: GraphStore) -> None:
+    """A revision deleted by someone else between the nodes and the relationships: the
+    relationship write fails, and the run says failed with the rows it had written."""
+
+    def meanwhile(phase: str, done: int, total: int) -> None:
+        if phase == "writing" and done == 6:  # 3 parts and 3 revisions written
+            store.write("MATCH (r:PartRevision {uid: 'rev:P-1/A'}) DETACH DELETE r")
+
+    with pytest.raises(StoreError, match="lost an endpoint"):
+        ThreadService(store).import_records(parts(3), SOURCE, progress=meanwhile)
+    run = store.read("MATCH (r:ImportRun) RETURN r.status AS status, r.rows_written AS written")
+    assert run == [{"status": "failed", "written": 6}]

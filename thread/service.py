@@ -742,9 +742,9 @@ class ThreadService:
                         )
                     advance(len(batch))
             self._mark_missing(plan, run_uid, now)
-            self._finish(run_uid, "succeeded", report, plan, None)
+            self._finish(run_uid, "succeeded", report, plan, None, done)
         except BaseException as exc:
-            self._finish(run_uid, "failed", report, plan, exc)
+            self._finish(run_uid, "failed", report, plan, exc, done)
             raise
         return run_uid
 
@@ -772,9 +772,13 @@ class ThreadService:
         report: ImportReport,
         plan: _Plan,
         exc: BaseException | None,
+        written: int,
     ) -> None:
+        """Record how the run ended; `written` is how many nodes and relationships were
+        written before it did, so a failed run says how far it got (a rerun converges)."""
         props: dict[str, PropValue] = {
             "status": status,
+            "rows_written": written,
             "finished": utc_now(),
             "nodes_created": report.nodes.created,
             "nodes_updated": report.nodes.updated,

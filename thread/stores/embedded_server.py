@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from thread.errors import StoreError
+from thread.processes import process_alive
 
 __all__ = ["EmbeddedServer", "ServerStatus", "no_retry"]
 
@@ -67,12 +68,10 @@ def _flock(path: Path, mode: int) -> Iterator[IO[bytes]]:
 
 
 def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    """Whether `pid` is still a redis-server (a pid file may outlive its server, and the
+    pid be given to another program)."""
+    if not process_alive(pid):
         return False
-    except PermissionError:
-        return True
     cmdline = Path(f"/proc/{pid}/cmdline")
     if cmdline.exists():
         try:

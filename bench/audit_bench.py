@@ -25,12 +25,13 @@ from typing import Any
 
 import query_bench
 
-import ontology
-from importers.run import import_file
+from thread import ontology
 from thread.audit import AuditOptions, all_rules, run_audit
 from thread.audit.shacl import run_shapes, shapes_rule
 from thread.audit.validate import shacl_results
-from thread.rdf import export_rdf, lexical_form
+from thread.pipeline.imports import import_file
+from thread.rdf.export import export_rdf
+from thread.rdf.vocabulary import lexical_form
 from thread.stores import GraphStore, open_store
 from thread.stores.falkordb_store import FalkorDBStore
 

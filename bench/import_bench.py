@@ -42,9 +42,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from importers import get_importer
-from importers.base import ImportContext
-from importers.run import import_file
+from thread.importers import get_importer
+from thread.importers.base import ImportContext
+from thread.pipeline.imports import import_file
 from thread.records import RelRecord
 from thread.stores import open_store
 from thread.stores.falkordb_store import FalkorDBStore

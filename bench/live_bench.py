@@ -119,7 +119,7 @@ class Broker:
 def child_ingest(store_spec: str, broker_url: str, mapping: str) -> None:
     """The ingest: says when it first connects, runs until SIGTERM, prints stats, memory
     and how many connections it made."""
-    from importers.live import IngestOptions, ingest_mqtt
+    from thread.live.ingest import IngestOptions, ingest_mqtt
     from thread.stores import open_store
 
     stop = threading.Event()
@@ -265,7 +265,7 @@ def _poll(store: Any, channels: int, per_channel: int) -> list[tuple[float, dict
 
 def _count(store: Any, channels: int, per_channel: int) -> dict[str, int]:
     """Rows, duplicates and lost samples over every channel's Parquet files."""
-    from thread.telemetry import read_channel
+    from thread.telemetry.datasets import read_channel
 
     rows = duplicates = lost = 0
     expected = np.arange(per_channel, dtype=float)
@@ -431,8 +431,8 @@ def run_crash(
 
 def detector_throughput() -> list[dict[str, Any]]:
     """Samples per second through the mma chart, alone and behind the live alignment."""
-    from sim.anomaly import fit_detector
-    from thread.detection import StreamAligner
+    from thread.live.detection import StreamAligner
+    from thread.sim.anomaly import fit_detector
 
     rng = np.random.default_rng(1)
     results = []

@@ -49,16 +49,16 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import ontology
-from ontology import Ontology
-from thread.configuration import as_of
-from thread.recall import recall
+from thread import ontology
+from thread.ontology import Ontology
+from thread.pipeline.write import Source, ThreadService
+from thread.queries.as_of import as_of
+from thread.queries.recall import recall
+from thread.queries.trace import trace
+from thread.queries.where_used import where_used
 from thread.records import Record, node, rel
-from thread.service import Source, ThreadService
 from thread.stores import open_store
 from thread.stores.falkordb_store import FalkorDBStore
-from thread.trace import trace
-from thread.where_used import where_used
 
 START = date(2021, 1, 4)
 BUILD_SPAN_DAYS = 4 * 365

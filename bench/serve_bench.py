@@ -43,15 +43,15 @@ from typing import Any
 import httpx
 import query_bench
 
-from importers.run import import_folder
-from thread.api.tokens import TokenStore, tokens_file
+from thread.clock import utc_now
 from thread.entities import get_entity
-from thread.service import utc_now
+from thread.http.tokens import TokenStore, tokens_file
+from thread.pipeline.imports import import_folder
+from thread.queries.trace import trace
+from thread.queries.where_used import where_used
 from thread.stores import StoreSpec, open_store
 from thread.stores.base import GraphStore
 from thread.stores.falkordb_store import FalkorDBStore
-from thread.trace import trace
-from thread.where_used import where_used
 
 Question = tuple[str, str, Callable[[Any], Any]]
 """(kind, HTTP path, the same question in process)"""
@@ -131,7 +131,10 @@ def serve(spec: str, port: int, code: Path | None) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     if code is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
-    program = "import sys; from cli.main import run; sys.exit(run())"
+    # revisions before the one import namespace had the CLI as a top-level package
+    old = code is not None and not (code / "thread" / "cli").exists()
+    main = "cli.main" if old else "thread.cli.main"
+    program = f"import sys; from {main} import run; sys.exit(run())"
     return subprocess.Popen(
         [sys.executable, "-c", program, "--store", spec, "serve", "--port", str(port)],
         stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env, cwd=code or ROOT,

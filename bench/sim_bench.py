@@ -35,13 +35,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from importers.run import ImportOptions, import_file  # noqa: E402
-from sim import api  # noqa: E402
-from sim.reliability import fit_weibull  # noqa: E402
-from sim.rul import History, KernelRulModel, cross_validate  # noqa: E402
-from sim.thermal import ThermalData, ThermalPumpModel  # noqa: E402
+from thread.pipeline.imports import ImportOptions, import_file  # noqa: E402
+from thread.pipeline.twins import refresh_twins  # noqa: E402
+from thread.sim import api  # noqa: E402
+from thread.sim.reliability import fit_weibull  # noqa: E402
+from thread.sim.rul import History, KernelRulModel, cross_validate  # noqa: E402
+from thread.sim.thermal import ThermalData, ThermalPumpModel  # noqa: E402
 from thread.stores import open_store  # noqa: E402
-from thread.twins import refresh_twins  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 MAPPINGS = ROOT / "examples" / "mappings"
@@ -97,7 +97,7 @@ def monte_carlo(calibration: dict[str, object], scenarios: int, subset: int) -> 
         scenarios={"load": load, "duty": duty, "duty_period": np.full(scenarios, 60.0)},
     )  # fmt: skip
     vectorised = time.perf_counter() - start
-    from sim.thermal import scenario_power
+    from thread.sim.thermal import scenario_power
 
     power = scenario_power(mean_power, load[:subset], duty[:subset], np.full(subset, 60.0), 1440)
     worst = 0.0

@@ -26,9 +26,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import ontology
+from thread import ontology
+from thread.pipeline.write import Source, ThreadService
 from thread.records import NodeRecord, Record, RelRecord, node
-from thread.service import Source, ThreadService
 from thread.stores import open_store
 from thread.stores.falkordb_store import FalkorDBStore
 

@@ -391,9 +391,9 @@ def raw_write(
 
 def _units(store: Any, count: int) -> None:
     """The units the scene or building binds to, written before the clock starts."""
-    import ontology
+    from thread import ontology
+    from thread.pipeline.write import Source, ThreadService
     from thread.records import node
-    from thread.service import Source, ThreadService
 
     onto = ontology.load()
     records = [node(onto, "Part", {"part_number": "P-100"})]
@@ -405,7 +405,7 @@ def _units(store: Any, count: int) -> None:
 
 def _measure(path_kind: str, source: str, store_spec: str, units: int) -> dict[str, float]:
     """One path in this (child) process: seconds per phase, client CPU and peak memory."""
-    from importers.run import import_file
+    from thread.pipeline.imports import import_file
     from thread.stores import open_store
 
     path = Path(source)

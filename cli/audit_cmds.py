@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Literal
 import typer
 from rich.table import Table
 
-from cli.output import err, out, print_json, progress_reporter
-from cli.state import AppState
 from thread.audit.model import SEVERITIES, AuditUsageError, Severity
-from thread.query import parse_params
+from thread.cli.output import err, out, print_json, progress_reporter
+from thread.cli.state import AppState
+from thread.queries.query import parse_params
 
 if TYPE_CHECKING:
     from thread.audit import AuditReport, Rule

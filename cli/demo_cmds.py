@@ -8,16 +8,17 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cli.output import err, out, progress_reporter
-from cli.traceability_cmds import trace_tree
-from importers.run import import_folder
+from thread.cli.output import err, out, progress_reporter
+from thread.cli.traceability_cmds import trace_tree
 from thread.errors import SourceError
-from thread.recall import recall
-from thread.status import store_status
+from thread.pipeline.imports import import_folder
+from thread.queries.recall import recall
+from thread.queries.status import store_status
+from thread.queries.trace import trace
 from thread.stores import embedded_spec, open_store
-from thread.trace import trace
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "pump-fleet"
+EXAMPLE = Path(__file__).parent / "demo"
+"""The example thread: examples/pump-fleet in a checkout, shipped in the wheel as data."""
 PUMP = "unit:P-100/SN-0012"
 LOT = "lot:LOT-B-2302"
 
@@ -31,7 +32,7 @@ def demo(
     """Import the example pump fleet into a fresh embedded store and trace one pump."""
     if not (EXAMPLE / "thread-manifest.toml").exists():
         raise SourceError(
-            f"the example thread is not at {EXAMPLE}; run the demo from a checkout of Thread"
+            f"the example thread is not at {EXAMPLE}: reinstall Thread (pip install --force-reinstall digital-thread)"
         )
     if folder is not None and folder.exists() and any(folder.iterdir()):
         raise SourceError(f"{folder} is not empty; the demo starts from a fresh store")

@@ -7,9 +7,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cli.output import err, out, print_json
-from cli.state import AppState
-from thread.usd_overlay import DEFAULT_RUL_THRESHOLD, export_overlay
+from thread.cli.output import err, out, print_json
+from thread.cli.state import AppState
+from thread.usd.overlay import DEFAULT_RUL_THRESHOLD, export_overlay
 
 __all__ = ["app"]
 

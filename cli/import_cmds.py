@@ -10,13 +10,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cli.output import err, out, print_json, progress_reporter
-from cli.state import AppState
-from importers import guess_kind, importer_kinds
-from importers.run import ImportOptions, import_file, import_folder, refresh_after
+from thread.cli.output import err, out, print_json, progress_reporter
+from thread.cli.state import AppState
 from thread.errors import ThreadError
-from thread.query import parse_params
-from thread.service import Counts, ImportReport
+from thread.importers import guess_kind, importer_kinds
+from thread.pipeline.imports import ImportOptions, import_file, import_folder, refresh_after
+from thread.pipeline.write import Counts, ImportReport
+from thread.queries.query import parse_params
 from thread.stores import GraphStore
 
 
@@ -81,8 +81,8 @@ def _shown_on_error(reports: list[ImportReport], json_output: bool) -> Iterator[
 
 def _audit(store: GraphStore, json_output: bool) -> None:
     """The audits after an import, as `thread audit` runs them; their exit code is ours."""
-    from cli.audit_cmds import EXIT_USAGE, show_report
     from thread.audit import AuditOptions, AuditUsageError, all_rules, run_audit
+    from thread.cli.audit_cmds import EXIT_USAGE, show_report
 
     try:
         result = run_audit(store, all_rules(project=Path.cwd()), AuditOptions())

@@ -23,13 +23,13 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from cli.output import err, out, print_json, rows_table
-from cli.state import AppState
-from thread.query import parse_params
+from thread.cli.output import err, out, print_json, rows_table
+from thread.cli.state import AppState
+from thread.queries.query import parse_params
 
 if TYPE_CHECKING:
-    from importers.live import IngestOptions
-    from thread.live import LiveEvent, LiveStats
+    from thread.live.ingest import IngestOptions
+    from thread.live.session import LiveEvent, LiveStats
 
 __all__ = ["act_cmd", "alerts_cmd", "detect_app", "ingest_app"]
 
@@ -152,7 +152,7 @@ def _options(
     detector: list[str],
     duration: float | None,
 ) -> IngestOptions:
-    from importers.live import IngestOptions
+    from thread.live.ingest import IngestOptions
 
     return IngestOptions(
         create_missing=create_missing,
@@ -212,7 +212,7 @@ def ingest_mqtt_cmd(
     `autosave_interval 1`): a crashed broker loses what it accepted since its last save
     and had not yet sent.
     """
-    from importers.live import ingest_mqtt
+    from thread.live.ingest import ingest_mqtt
 
     state: AppState = ctx.obj
     options = _options(create_missing, flush_interval, flush_size, detector, duration)
@@ -275,8 +275,8 @@ def ingest_opcua_cmd(
     json_output: bool = JSON,
 ) -> None:  # fmt: skip
     """Subscribe to an OPC UA server's nodes (source timestamps, status codes) and store them."""
-    from importers.live import ingest_opcua
-    from thread.opcua import OpcuaAccess
+    from thread.live.ingest import ingest_opcua
+    from thread.live.opcua_client import OpcuaAccess
 
     _quiet_asyncua()
     state: AppState = ctx.obj
@@ -318,7 +318,7 @@ def calibrate_cmd(
     json_output: bool = JSON,
 ) -> None:  # fmt: skip
     """Fit a detector on a twin's healthy window and record it as a SimulationRun."""
-    from thread.detection import calibrate
+    from thread.live.detection import calibrate
 
     state: AppState = ctx.obj
     calibration = calibrate(
@@ -357,7 +357,7 @@ def evaluate_cmd(
     json_output: bool = JSON,
 ) -> None:  # fmt: skip
     """Score labelled files by the SKAB protocol: F1, false-alarm rate (FAR), missed-alarm rate (MAR)."""
-    from sim.anomaly.evaluate import evaluate
+    from thread.sim.anomaly.evaluate import evaluate
 
     result = evaluate(
         files,
@@ -405,7 +405,7 @@ def alerts_cmd(
     json_output: bool = JSON,
 ) -> None:  # fmt: skip
     """Alerts raised by detectors on units, newest first."""
-    from thread.alerts import list_alerts
+    from thread.live.alerts import list_alerts
 
     state: AppState = ctx.obj
     rows = list_alerts(state.store(), open_only=open_only, twin=twin)
@@ -447,8 +447,8 @@ def act_cmd(
     json_output: bool = JSON,
 ) -> None:  # fmt: skip
     """Write a set point to a twin's asset, within its bounds and when no critical alert forbids it."""
-    from thread.commands import act
-    from thread.opcua import OpcuaAccess
+    from thread.live.opcua_client import OpcuaAccess
+    from thread.live.setpoints import act
 
     _quiet_asyncua()
     state: AppState = ctx.obj

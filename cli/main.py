@@ -8,7 +8,8 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from cli import (
+from thread import __version__
+from thread.cli import (
     audit_cmds,
     demo_cmds,
     export_cmds,
@@ -22,9 +23,8 @@ from cli import (
     traceability_cmds,
     twin_cmds,
 )
-from cli.output import err
-from cli.state import AppState
-from thread import __version__
+from thread.cli.output import err
+from thread.cli.state import AppState
 from thread.errors import ThreadError
 
 __all__ = ["app", "run"]

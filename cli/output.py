@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from thread.service import ProgressCallback
+from thread.pipeline.write import ProgressCallback
 
 __all__ = [
     "err",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from cli.output import err, print_json, progress_reporter
-from cli.state import AppState
+from thread.cli.output import err, print_json, progress_reporter
+from thread.cli.state import AppState
 
 __all__ = ["rdf"]
 
@@ -27,7 +27,7 @@ def rdf(
 ) -> None:  # fmt: skip
     """Write the thread as RDF in the ontology's terms, typed with its classes, with
     xsd-typed literals, aligned with Brick and RealEstateCore for buildings."""
-    from thread.rdf import FORMATS, export_rdf
+    from thread.rdf.export import FORMATS, export_rdf
 
     if fmt not in _FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from cli.output import err, out, print_json, print_rows
-from cli.state import AppState
+from thread.cli.output import err, out, print_json, print_rows
+from thread.cli.state import AppState
 from thread.errors import ThreadError
 
 if TYPE_CHECKING:
-    from thread.api.tokens import TokenStore
+    from thread.http.tokens import TokenStore
 
 token_app = typer.Typer(
     help="Bearer tokens for `thread serve`: read, write or admin.", no_args_is_help=True
@@ -55,9 +55,9 @@ def serve(
         )
     import uvicorn
 
-    from thread.api import Settings, create_app
-    from thread.api.server import server_config
-    from thread.api.tokens import tokens_file
+    from thread.http import Settings, create_app
+    from thread.http.server import server_config
+    from thread.http.tokens import tokens_file
 
     state: AppState = ctx.obj
     settings = Settings(
@@ -93,7 +93,7 @@ def serve(
 
 
 def _tokens(ctx: typer.Context) -> TokenStore:
-    from thread.api.tokens import TokenStore, tokens_file
+    from thread.http.tokens import TokenStore, tokens_file
 
     state: AppState = ctx.obj
     return TokenStore(tokens_file(state.spec))
@@ -111,8 +111,8 @@ def token_create(
     json_output: bool = JSON,
 ) -> None:
     """Create a token; its secret is printed once and only its hash is kept."""
-    from thread.api.tokens import TokenStore
-    from thread.service import utc_now
+    from thread.clock import utc_now
+    from thread.http.tokens import TokenStore
 
     token, secret = _tokens(ctx).create(name, scope, utc_now())
     if json_output:
@@ -127,7 +127,7 @@ def token_create(
 @token_app.command("list")
 def token_list(ctx: typer.Context, json_output: bool = JSON) -> None:
     """The tokens (names, scopes, dates; never the secrets)."""
-    from thread.api.tokens import TokenStore
+    from thread.http.tokens import TokenStore
 
     print_rows([TokenStore.public(t) for t in _tokens(ctx).list()], json_output, "(no tokens)")
 

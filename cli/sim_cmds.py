@@ -12,8 +12,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from cli.output import err, out, print_json, progress_reporter, rows_table
-from cli.state import AppState
+from thread.cli.output import err, out, print_json, progress_reporter, rows_table
+from thread.cli.state import AppState
 
 app = typer.Typer(
     help="Simulation: models calibrated on the thread's telemetry, what-if, RUL, reliability.",
@@ -40,7 +40,7 @@ def _plotted(path: Path) -> None:
 @app.command("models")
 def models_cmd(json_output: bool = JSON) -> None:
     """The registered models with their parameters, roles and operations."""
-    from sim.api import list_models
+    from thread.sim.api import list_models
 
     models = list_models()
     if json_output:
@@ -81,8 +81,8 @@ def calibrate_cmd(
     json_output: bool = JSON,
 ) -> None:
     """Fit a model to a twin's telemetry and history; the run is recorded in the graph."""
-    from sim.api import calibrate
-    from sim.model import parse_assignments
+    from thread.sim.api import calibrate
+    from thread.sim.model import parse_assignments
 
     state: AppState = ctx.obj
     channels = dict(item.split("=", 1) for item in channel if "=" in item)
@@ -142,7 +142,7 @@ def run_cmd(
     json_output: bool = JSON,
 ) -> None:
     """Run a model on a twin: the thermal baseline and what-if, or a model's prediction."""
-    from sim.api import FleetRul, Recommendation, ReliabilityResult, ThermalRun, run
+    from thread.sim.api import FleetRul, Recommendation, ReliabilityResult, ThermalRun, run
 
     state: AppState = ctx.obj
     with progress_reporter(not state.quiet and not json_output) as progress:
@@ -192,8 +192,8 @@ def _show_thermal(record: Any) -> None:
 
 
 def _plot_thermal(state: AppState, result: Any, path: Path) -> None:
-    from sim.plots import plot_thermal
-    from sim.runs import read_output
+    from thread.sim.plots import plot_thermal
+    from thread.sim.runs import read_output
 
     store = state.store()
     baseline = read_output(store, result.baseline)
@@ -222,8 +222,8 @@ def rul_cmd(
     json_output: bool = JSON,
 ) -> None:
     """Remaining useful life of a unit, or of every unit in service of a fleet, with intervals."""
-    from sim.api import rul
-    from sim.model import parse_assignments
+    from thread.sim.api import rul
+    from thread.sim.model import parse_assignments
 
     state: AppState = ctx.obj
     settings = {k: v[0] for k, v in parse_assignments(set_).items()}
@@ -235,7 +235,7 @@ def rul_cmd(
 def _render_rul(result: Any, plot: Path | None, json_output: bool) -> None:
     rows = result.rows()
     if plot:
-        from sim.plots import plot_rul
+        from thread.sim.plots import plot_rul
 
         plot_rul(rows, plot, f"RUL of {result.twin}", result.time_unit)
         _plotted(plot)
@@ -274,8 +274,8 @@ def reliability_cmd(
     json_output: bool = JSON,
 ) -> None:
     """Weibull reliability of a fleet from its maintenance history and ages (censored)."""
-    from sim.api import reliability
-    from sim.errors import SimError
+    from thread.sim.api import reliability
+    from thread.sim.errors import SimError
 
     if by not in (None, "failure-mode"):
         raise SimError("--by takes failure-mode")
@@ -288,7 +288,7 @@ def reliability_cmd(
 
 def _render_reliability(result: Any, plot: Path | None, json_output: bool) -> None:
     if plot:
-        from sim.plots import plot_reliability
+        from thread.sim.plots import plot_reliability
 
         plot_reliability(result.groups, plot, f"Reliability of {result.twin}", result.time_unit)
         _plotted(plot)
@@ -343,7 +343,7 @@ def recommend_cmd(
     json_output: bool = JSON,
 ) -> None:
     """The cost-optimal replacement age and the units to act on, most urgent first."""
-    from sim.api import recommend
+    from thread.sim.api import recommend
 
     state: AppState = ctx.obj
     result = recommend(state.store(), twin, cost_planned=cost_planned, cost_failure=cost_failure,
@@ -380,7 +380,7 @@ def runs_cmd(
     json_output: bool = JSON,
 ) -> None:
     """Recorded simulation runs, newest first."""
-    from sim.runs import list_runs
+    from thread.sim.runs import list_runs
 
     state: AppState = ctx.obj
     rows = list_runs(state.store(), twin, limit)
@@ -399,7 +399,7 @@ def show_cmd(
     json_output: bool = JSON,
 ) -> None:
     """One run: parameters, inputs, outputs, provenance."""
-    from sim.runs import get_run
+    from thread.sim.runs import get_run
 
     state: AppState = ctx.obj
     record = get_run(state.store(), run)
@@ -421,14 +421,14 @@ def compare_cmd(
     json_output: bool = JSON,
 ) -> None:
     """Two runs side by side: parameters and outputs, what differs."""
-    from sim.api import compare
-    from sim.runs import get_run, read_output
+    from thread.sim.api import compare
+    from thread.sim.runs import get_run, read_output
 
     state: AppState = ctx.obj
     store = state.store()
     result = compare(store, first, second)
     if plot:
-        from sim.plots import plot_compare
+        from thread.sim.plots import plot_compare
 
         a, b = get_run(store, first), get_run(store, second)
         tables = tuple(
@@ -474,8 +474,8 @@ def evaluate_rul_cmd(
     json_output: bool = JSON,
 ) -> None:
     """Train the RUL model on --train, score the last cycle of each --test unit against --truth."""
-    from sim.cmapss import evaluate_rul
-    from sim.model import parse_assignments
+    from thread.sim.cmapss import evaluate_rul
+    from thread.sim.model import parse_assignments
 
     settings = {k: v[0] for k, v in parse_assignments(set_).items()}
     result = evaluate_rul(train, test, truth, mapping, settings=settings)

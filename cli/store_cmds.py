@@ -6,8 +6,8 @@ from dataclasses import asdict
 
 import typer
 
-from cli.output import err, out, print_json
-from cli.state import AppState
+from thread.cli.output import err, out, print_json
+from thread.cli.state import AppState
 from thread.errors import StoreError
 from thread.stores.embedded_server import EmbeddedServer
 

@@ -9,14 +9,14 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from cli.output import out, print_json
-from cli.state import AppState
-from thread.configuration import Item, as_of, diff
+from thread.cli.output import out, print_json
+from thread.cli.state import AppState
 from thread.diagram import Diagram, render_diagram
-from thread.paths import shortest_path
-from thread.recall import Exposure, recall
-from thread.trace import SECTIONS, Section, trace
-from thread.where_used import where_used
+from thread.queries.as_of import Item, as_of, diff
+from thread.queries.path import shortest_path
+from thread.queries.recall import Exposure, recall
+from thread.queries.trace import SECTIONS, Section, trace
+from thread.queries.where_used import where_used
 
 JSON = typer.Option(False, "--json", help="Print JSON (the shape is documented in the README).")
 

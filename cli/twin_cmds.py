@@ -6,11 +6,11 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from cli.import_cmds import show_reports
-from cli.output import out, print_json, progress_reporter, rows_table
-from cli.state import AppState
-from thread.fleet import list_twins, show_twin
-from thread.twins import refresh_twins
+from thread.cli.import_cmds import show_reports
+from thread.cli.output import out, print_json, progress_reporter, rows_table
+from thread.cli.state import AppState
+from thread.pipeline.twins import refresh_twins
+from thread.queries.twin import list_twins, show_twin
 
 app = typer.Typer(
     help="Aggregate twins (a revision and its fleet) and instance twins (one unit).",

@@ -8,37 +8,37 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from importers.base import Importer
 from thread.errors import ThreadError
+from thread.importers.base import Importer
 
 __all__ = ["Importer", "get_importer", "guess_kind", "importer_kinds"]
 
 _REGISTRY: dict[str, str] = {
     # PLM
-    "parts": "importers.plm:PartsImporter",
-    "revisions": "importers.plm:RevisionsImporter",
-    "bom": "importers.plm:BomImporter",
-    "change-orders": "importers.plm:ChangeOrdersImporter",
-    "documents": "importers.plm:DocumentsImporter",
-    "requirements": "importers.plm:RequirementsImporter",
+    "parts": "thread.importers.plm:PartsImporter",
+    "revisions": "thread.importers.plm:RevisionsImporter",
+    "bom": "thread.importers.plm:BomImporter",
+    "change-orders": "thread.importers.plm:ChangeOrdersImporter",
+    "documents": "thread.importers.plm:DocumentsImporter",
+    "requirements": "thread.importers.plm:RequirementsImporter",
     # ERP
-    "suppliers": "importers.erp:SuppliersImporter",
-    "lots": "importers.erp:LotsImporter",
-    "orders": "importers.erp:OrdersImporter",
-    "units": "importers.erp:UnitsImporter",
-    "genealogy": "importers.erp:GenealogyImporter",
+    "suppliers": "thread.importers.erp:SuppliersImporter",
+    "lots": "thread.importers.erp:LotsImporter",
+    "orders": "thread.importers.erp:OrdersImporter",
+    "units": "thread.importers.erp:UnitsImporter",
+    "genealogy": "thread.importers.erp:GenealogyImporter",
     # maintenance
-    "work-orders": "importers.maintenance:WorkOrdersImporter",
-    "replacements": "importers.maintenance:ReplacementsImporter",
-    "deviations": "importers.deviations:DeviationsImporter",
+    "work-orders": "thread.importers.maintenance:WorkOrdersImporter",
+    "replacements": "thread.importers.maintenance:ReplacementsImporter",
+    "deviations": "thread.importers.deviations:DeviationsImporter",
     # sensors
-    "sensors": "importers.sensors:SensorsImporter",
-    "telemetry": "importers.telemetry:TelemetryImporter",
+    "sensors": "thread.importers.sensors:SensorsImporter",
+    "telemetry": "thread.importers.telemetry:TelemetryImporter",
     # scenes and buildings
-    "usd": "importers.usd:UsdImporter",
-    "ifc": "importers.ifc:IfcImporter",
+    "usd": "thread.usd.importing:UsdImporter",
+    "ifc": "thread.importers.ifc:IfcImporter",
     # linked data: Thread's own RDF export and Brick models
-    "rdf": "importers.rdf:RdfImporter",
+    "rdf": "thread.rdf.importing:RdfImporter",
 }
 
 

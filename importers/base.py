@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ontology import Ontology
+from thread.ontology import Ontology
 from thread.records import Record
 
 __all__ = ["ImportContext", "Importer"]

@@ -24,8 +24,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ontology import Ontology
 from thread.errors import SourceError
+from thread.ontology import Ontology
 from thread.records import NodeRecord, Notice, Origin, PropValue, Record, rel
 
 __all__ = ["BindingKeys", "Declared", "binding_records", "declared_binding", "parse_bindings"]

@@ -14,8 +14,8 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from importers.base import ImportContext
-from importers.tabular import Date, Row, TabularImporter, row_props
+from thread.importers.base import ImportContext
+from thread.importers.tabular import Date, Row, TabularImporter, row_props
 from thread.records import Origin, Record, node, rel
 
 __all__ = ["DeviationsImporter"]

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 from pydantic import Field, model_validator
 
-from importers.base import ImportContext
-from importers.tabular import Date, Number, Row, TabularImporter, row_props
+from thread.importers.base import ImportContext
+from thread.importers.tabular import Date, Number, Row, TabularImporter, row_props
 from thread.records import Origin, Record, node, rel
 
 __all__ = [

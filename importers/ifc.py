@@ -50,9 +50,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from importers.base import ImportContext, Importer
-from importers.binding import BindingKeys, binding_records, declared_binding, parse_bindings
 from thread.errors import SourceError
+from thread.importers.base import ImportContext, Importer
+from thread.importers.binding import BindingKeys, binding_records, declared_binding, parse_bindings
 from thread.records import NodeRecord, Notice, Origin, PropValue, Record, node, rel
 
 __all__ = ["DEFAULT_BINDINGS", "IfcImporter"]

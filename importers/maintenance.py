@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from importers.base import ImportContext
-from importers.tabular import Date, DateTime, Number, Row, TabularImporter, row_props
-from ontology import Ontology
+from thread.importers.base import ImportContext
+from thread.importers.tabular import Date, DateTime, Number, Row, TabularImporter, row_props
+from thread.ontology import Ontology
 from thread.records import IntervalEnd, Origin, Record, node, rel
 
 __all__ = ["ReplacementsImporter", "WorkOrdersImporter"]

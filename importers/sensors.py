@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 from pydantic import model_validator
 
-from importers.base import ImportContext
-from importers.tabular import Row, TabularImporter
+from thread.importers.base import ImportContext
+from thread.importers.tabular import Row, TabularImporter
 from thread.records import Origin, Record, node, rel
 
 __all__ = ["SensorsImporter"]

@@ -23,9 +23,10 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo
 
-from importers.base import ImportContext, Importer
-from importers.mapping import MappingSpec, SourceOptions, parse_mapping, parse_template
+from thread.clock import utc_text
 from thread.errors import Problem, SourceError
+from thread.importers.base import ImportContext, Importer
+from thread.importers.mapping import MappingSpec, SourceOptions, parse_mapping, parse_template
 from thread.records import Origin, Record
 
 __all__ = [
@@ -69,7 +70,7 @@ def _to_datetime(value: Any, info: ValidationInfo) -> Any:
         return None
     if parsed.tzinfo is None:  # the mapping's zone, known since the mapping was checked
         parsed = parsed.replace(tzinfo=ZoneInfo(_options(info).timezone))
-    return parsed.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_text(parsed)
 
 
 def _to_date(value: Any, info: ValidationInfo) -> Any:

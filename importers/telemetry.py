@@ -40,16 +40,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from importers.base import ImportContext, Importer
-from importers.mapping import (
+from thread.errors import Problem, SourceError
+from thread.importers.base import ImportContext, Importer
+from thread.importers.mapping import (
     MappingSpec,
     SourceOptions,
     parse_mapping,
     parse_template,
     template_fields,
 )
-from importers.tabular import decode
-from thread.errors import Problem, SourceError
+from thread.importers.tabular import decode
 from thread.records import Origin, Record, Samples, node, rel
 
 __all__ = ["TelemetryImporter", "TelemetrySpec"]
@@ -112,7 +112,9 @@ def _plain_template(pattern: str) -> str:
 def _default_mapping() -> dict[str, Any]:
     """importers/mappings/telemetry.toml: long form, sensor_id, channel, timestamp, value."""
     text = (
-        resources.files("importers").joinpath("mappings/telemetry.toml").read_text(encoding="utf-8")
+        resources.files("thread.importers")
+        .joinpath("mappings/telemetry.toml")
+        .read_text(encoding="utf-8")
     )
     return tomllib.loads(text)
 

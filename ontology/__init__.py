@@ -14,7 +14,7 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from thread.errors import (
+from thread.ontology.errors import (
     InvalidTripleError,
     OntologyError,
     UnknownLabelError,

@@ -7,6 +7,6 @@ used, through `sim.registry`. Scripts use `sim.api`, which mirrors `thread sim â
 
 from __future__ import annotations
 
-from sim.registry import get_model, model_names, register
+from thread.sim.registry import get_model, model_names, register
 
 __all__ = ["get_model", "model_names", "register"]

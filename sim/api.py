@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import MissingInputError, NotEnoughDataError, SimError
-from sim.inputs import (
+from thread.clock import from_epoch
+from thread.pipeline.write import ProgressCallback
+from thread.sim.errors import MissingInputError, NotEnoughDataError, SimError
+from thread.sim.inputs import (
     FAILED,
     ChannelInfo,
     FleetUnit,
@@ -32,10 +34,9 @@ from sim.inputs import (
     resolve_twin,
     unit_channels,
 )
-from sim.model import parse_assignments
-from sim.registry import get_model, model_names
-from sim.runs import NewRun, RunRecord, get_run, latest_run, output_folder, record_runs
-from thread.service import ProgressCallback
+from thread.sim.model import parse_assignments
+from thread.sim.registry import get_model, model_names
+from thread.sim.runs import NewRun, RunRecord, get_run, latest_run, output_folder, record_runs
 from thread.stores.base import GraphStore
 
 __all__ = [
@@ -60,9 +61,7 @@ def list_models() -> list[dict[str, Any]]:
 
 
 def _iso(seconds: float) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return from_epoch(seconds)
 
 
 # ---------------------------------------------------------------------- thermal
@@ -71,7 +70,7 @@ def _iso(seconds: float) -> str:
 def _thermal_inputs(
     store: GraphStore, twin: Twin, overrides: Mapping[str, str] | None
 ) -> tuple[Any, dict[str, Series]]:
-    from sim.thermal import ThermalPumpModel, prepare
+    from thread.sim.thermal import ThermalPumpModel, prepare
 
     if twin.unit is None:
         raise MissingInputError(
@@ -108,7 +107,7 @@ def _calibrate_thermal(
 ) -> RunRecord:
     import pyarrow as pa
 
-    from sim.thermal import DEFAULT_FREE, ThermalPumpModel
+    from thread.sim.thermal import DEFAULT_FREE, ThermalPumpModel
 
     model = ThermalPumpModel()
     data, by_role = _thermal_inputs(store, twin, channels)
@@ -160,7 +159,7 @@ def _reuse(store: GraphStore, model: Any, pending: NewRun, force: bool) -> RunRe
     """The recorded run with this content, when not forced (checked before computing)."""
     if force:
         return None
-    from sim.runs import content_hash
+    from thread.sim.runs import content_hash
 
     rows = store.read(
         "MATCH (r:SimulationRun) WHERE r.model = $model AND r.content_hash = $h "
@@ -201,7 +200,7 @@ def _thermal_run(
 ) -> ThermalRun:
     import pyarrow as pa
 
-    from sim.thermal import ThermalPumpModel
+    from thread.sim.thermal import ThermalPumpModel
 
     model = ThermalPumpModel()
     calibration = latest_run(store, model.name, "calibration", twin.uid)
@@ -340,7 +339,7 @@ def _histories(
     series: Mapping[str, Series],
     names: Sequence[str],
 ) -> tuple[list[Any], dict[str, list[Series]], str]:
-    from sim.rul import History
+    from thread.sim.rul import History
 
     histories, used = [], {}
     kind = "index"
@@ -377,7 +376,7 @@ def rul(
     Raises:
         MissingInputError / NotEnoughDataError: no fleet, no telemetry, too few failures.
     """
-    from sim.rul import KernelRulModel, RulCalibration
+    from thread.sim.rul import KernelRulModel, RulCalibration
 
     model = KernelRulModel()
     twin = resolve_twin(store, twin_uid)
@@ -537,7 +536,7 @@ def reliability(
     Raises:
         NotEnoughDataError: no group has two failures.
     """
-    from sim.reliability import WeibullModel
+    from thread.sim.reliability import WeibullModel
 
     model = WeibullModel()
     twin = resolve_twin(store, twin_uid)
@@ -646,7 +645,7 @@ def recommend(
 ) -> Recommendation:
     """The age-replacement optimum from the fleet's Weibull, and the units to act on:
     past it, or with a recorded RUL prediction whose median falls inside the horizon."""
-    from sim.maintenance import AgeReplacementModel
+    from thread.sim.maintenance import AgeReplacementModel
 
     model = AgeReplacementModel()
     model.checked({"cost_planned": cost_planned, "cost_failure": cost_failure, "horizon": horizon})

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import SimError
-from sim.rul import History, KernelRulModel, RulPrediction, nasa_score
 from thread.errors import SourceError
+from thread.sim.errors import SimError
+from thread.sim.rul import History, KernelRulModel, RulPrediction, nasa_score
 
 __all__ = ["Evaluation", "evaluate_rul", "mapping_path", "read_histories"]
 
@@ -58,7 +58,7 @@ def mapping_path(name: str) -> Path:
     candidate = Path(name)
     if candidate.suffix == ".toml" or candidate.exists():
         return candidate
-    shipped = resources.files("sim").joinpath(f"mappings/{name}.toml")
+    shipped = resources.files("thread.sim").joinpath(f"mappings/{name}.toml")
     if not shipped.is_file():
         raise SimError(f"no mapping named {name!r}; give `cmapss` or the path to a mapping file")
     return Path(str(shipped))
@@ -74,9 +74,9 @@ def read_histories(path: Path, mapping: Path) -> tuple[list[History], list[str]]
     Raises:
         SourceError: unreadable file, wrong column count, non-numbers.
     """
-    from importers.mapping import load_mapping, parse_mapping, template_fields
-    from importers.tabular import decode
-    from importers.telemetry import TelemetrySpec
+    from thread.importers.mapping import load_mapping, parse_mapping, template_fields
+    from thread.importers.tabular import decode
+    from thread.importers.telemetry import TelemetrySpec
 
     spec = parse_mapping(load_mapping(mapping), "telemetry", str(mapping))
     telemetry = TelemetrySpec.model_validate(spec.telemetry)
@@ -160,6 +160,6 @@ def evaluate_rul(
 
 
 def decode_numbers(path: Path) -> list[str]:
-    from importers.tabular import decode
+    from thread.importers.tabular import decode
 
     return decode(path, str(path), "utf-8").split()

@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import MissingInputError, NotEnoughDataError
-from sim.model import Role
 from thread.entities import require_entity
+from thread.sim.errors import MissingInputError, NotEnoughDataError
+from thread.sim.model import Role
 from thread.stores.base import GraphStore, chunked
-from thread.telemetry import TELEMETRY_DIR, channel_folder_name, read_samples
+from thread.telemetry.datasets import TELEMETRY_DIR, channel_folder_name, read_samples
 
 __all__ = [
     "FAILED",

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import SimError
-from sim.model import Model, Output, Parameter
-from sim.reliability import WeibullFit
+from thread.sim.errors import SimError
+from thread.sim.model import Model, Output, Parameter
+from thread.sim.reliability import WeibullFit
 
 __all__ = [
     "AgeReplacementModel",

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Literal
 
-from sim.errors import SimError
+from thread.sim.errors import SimError
 
 __all__ = [
     "Estimate",

@@ -97,7 +97,7 @@ def plot_rul(rows: Sequence[dict[str, Any]], path: Path, title: str, unit: str) 
 
 def plot_reliability(groups: Sequence[Any], path: Path, title: str, unit: str) -> Path:
     """Fitted reliability with the Kaplan-Meier estimate, and the hazard, per group."""
-    from sim.reliability import kaplan_meier
+    from thread.sim.reliability import kaplan_meier
 
     plt = _pyplot()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)

@@ -9,16 +9,16 @@ from __future__ import annotations
 import difflib
 import importlib
 
-from sim.errors import UnknownModelError
-from sim.model import Model
+from thread.sim.errors import UnknownModelError
+from thread.sim.model import Model
 
 __all__ = ["get_model", "model_names", "register"]
 
 _MODELS: dict[str, str] = {
-    "thermal-pump": "sim.thermal:ThermalPumpModel",
-    "rul-kernel": "sim.rul:KernelRulModel",
-    "weibull": "sim.reliability:WeibullModel",
-    "age-replacement": "sim.maintenance:AgeReplacementModel",
+    "thermal-pump": "thread.sim.thermal:ThermalPumpModel",
+    "rul-kernel": "thread.sim.rul:KernelRulModel",
+    "weibull": "thread.sim.reliability:WeibullModel",
+    "age-replacement": "thread.sim.maintenance:AgeReplacementModel",
 }
 
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.errors import NotEnoughDataError
-from sim.model import Estimate, Model, Output, Parameter
+from thread.sim.errors import NotEnoughDataError
+from thread.sim.model import Estimate, Model, Output, Parameter
 
 __all__ = ["WeibullFit", "WeibullModel", "fit_weibull", "kaplan_meier"]
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import NotEnoughDataError
-from sim.model import Model, Output, Parameter, Role
+from thread.sim.errors import NotEnoughDataError
+from thread.sim.model import Model, Output, Parameter, Role
 
 __all__ = [
     "CrossValidation",

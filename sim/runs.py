@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sim.errors import RunNotFoundError, SimError
-from sim.model import Model
+from thread.clock import utc_now
+from thread.pipeline.write import ProgressCallback, Source, ThreadService
 from thread.records import PropValue, Record, node, rel
-from thread.service import ProgressCallback, Source, ThreadService, utc_now
+from thread.sim.errors import RunNotFoundError, SimError
+from thread.sim.model import Model
 from thread.stores.base import GraphStore, chunked
 
 __all__ = [

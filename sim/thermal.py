@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import CalibrationError, NotEnoughDataError, SimError
-from sim.model import Estimate, Model, Output, Parameter, Role
+from thread.sim.errors import CalibrationError, NotEnoughDataError, SimError
+from thread.sim.model import Estimate, Model, Output, Parameter, Role
 
 __all__ = [
     "DEFAULT_FREE",

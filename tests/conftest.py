@@ -183,7 +183,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "pump-fleet"
 @pytest.fixture(scope="module", params=["embedded", pytest.param("neo4j", marks=pytest.mark.neo4j)])
 def pump_fleet(request: pytest.FixtureRequest) -> Iterator[GraphStore]:
     """The example thread imported once per test module, on each backend; read-only use."""
-    from importers.run import import_folder
+    from thread.pipeline.imports import import_folder
 
     if request.param == "embedded":
         home = request.getfixturevalue("embedded_home")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-import ontology
+from thread import ontology
 from thread.stores.neo4j_store import schema_statements
 from thread.stores.statement_log import LOG_ENV
 

@@ -19,11 +19,11 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from cli.main import app as cli
-from importers.run import import_folder
-from thread.api import Settings, create_app
-from thread.api.tokens import TokenStore
-from thread.service import utc_now
+from thread.cli.main import app as cli
+from thread.clock import utc_now
+from thread.http import Settings, create_app
+from thread.http.tokens import TokenStore
+from thread.pipeline.imports import import_folder
 from thread.stores import open_store
 from thread.stores.embedded_server import EmbeddedServer
 

@@ -24,9 +24,9 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from cli.main import app as cli
-from thread.api import Settings, create_app
-from thread.api.server import MAX_HEAD_BYTES, MAX_HEADERS
+from thread.cli.main import app as cli
+from thread.http import Settings, create_app
+from thread.http.server import MAX_HEAD_BYTES, MAX_HEADERS
 from thread.stores.statement_log import LOG_ENV
 
 runner = CliRunner()

@@ -13,8 +13,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from cli import audit_cmds
-from cli.main import ThreadGroup, main
+from thread.cli import audit_cmds
+from thread.cli.main import ThreadGroup, main
 from thread.stores import GraphStore
 from thread.stores.falkordb_store import FalkorDBStore
 
@@ -48,7 +48,7 @@ def fleet_args(pump_fleet: GraphStore) -> list[str]:
 def test_help_imports_nothing_heavy() -> None:
     code = (
         "import sys, typer\n"
-        "from cli import audit_cmds, rdf_cmds\n"
+        "from thread.cli import audit_cmds, rdf_cmds\n"
         "app = typer.Typer()\n"
         "app.command()(audit_cmds.audit)\n"
         "app.command()(audit_cmds.validate)\n"

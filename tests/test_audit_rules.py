@@ -12,10 +12,10 @@ import pytest
 
 from thread.audit import AuditOptions, all_rules, run_audit, select_rules
 from thread.audit.builtin import builtin_rules
+from thread.pipeline.twins import refresh_twins
+from thread.pipeline.write import Source, ThreadService
 from thread.records import NodeRecord, Record, node, rel
-from thread.service import Source, ThreadService
 from thread.stores import GraphStore
-from thread.twins import refresh_twins
 
 AS_OF = "2025-06-30"
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "pump-fleet"
@@ -509,9 +509,9 @@ def test_deviations_imported_from_csv_clear_the_seeded_defects(
 ) -> None:
     """The example's substitution and unapplied change order, accepted by deviations
     (tests/data/audit/deviations.csv); a requested one covers nothing yet."""
-    from importers.base import ImportContext
-    from importers.deviations import DeviationsImporter
-    from importers.run import import_folder
+    from thread.importers.base import ImportContext
+    from thread.importers.deviations import DeviationsImporter
+    from thread.pipeline.imports import import_folder
 
     import_folder(embedded_store, EXAMPLE)
     path = test_data / "audit" / "deviations.csv"

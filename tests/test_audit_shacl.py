@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-import ontology
+from thread import ontology
 from thread.audit.shacl import compile_shapes, run_shapes, shapes_rule
 from thread.audit.validate import shacl_results
-from thread.errors import OntologyError
-from thread.rdf import export_graph, lexical_form
+from thread.ontology.errors import OntologyError
+from thread.rdf.export import export_graph
+from thread.rdf.vocabulary import lexical_form
 from thread.stores import GraphStore
 
 # Written with Cypher, past the service's validation, as another tool (or a bug) could.

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from thread.cli.main import app
 from thread.stores.embedded_server import EmbeddedServer
 
 runner = CliRunner()
@@ -37,7 +37,7 @@ def store_arg(embedded_home: Path) -> list[str]:
 def test_help_does_not_import_heavy_modules() -> None:
     code = (
         "import sys\n"
-        "from cli.main import app\n"
+        "from thread.cli.main import app\n"
         "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
         f"print([m for m in {HEAVY!r} if m in sys.modules])"
     )

@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-import ontology
-from importers.run import ImportOptions, import_file
+from thread import ontology
 from thread.errors import SourceError
+from thread.pipeline.imports import ImportOptions, import_file
+from thread.pipeline.write import ImportReport, Source, ThreadService
 from thread.records import node
-from thread.service import ImportReport, Source, ThreadService
 from thread.stores import GraphStore
 
 ONTO = ontology.load()

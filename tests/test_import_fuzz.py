@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from importers import get_importer
-from importers.mapping import load_mapping, parse_mapping
-from importers.run import ImportOptions, import_file
-from importers.tabular import TabularImporter
 from thread.errors import ThreadError
+from thread.importers import get_importer
+from thread.importers.mapping import load_mapping, parse_mapping
+from thread.importers.tabular import TabularImporter
+from thread.pipeline.imports import ImportOptions, import_file
 from thread.stores import GraphStore
 
 # one store per test, shared by its examples: imports are merges, so any state will do
@@ -159,7 +159,7 @@ def test_any_telemetry_export_imports_or_is_a_thread_error(
     embedded_store: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_bytes: int
 ) -> None:
     """In many blocks too: a later block's values can differ in type from the first's."""
-    from importers import telemetry
+    from thread.importers import telemetry
 
     monkeypatch.setattr(telemetry, "_BLOCK_BYTES", block_bytes)
     monkeypatch.setattr(telemetry, "_WHITESPACE_ROWS", 4 if block_bytes < 4096 else 200_000)

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from importers.mapping import MAX_SKIP_ROWS
-from importers.run import ImportOptions, import_file
-from importers.tabular import MAX_FIELD_CHARS
 from thread.errors import SourceError, ValidationError
+from thread.importers.mapping import MAX_SKIP_ROWS
+from thread.importers.tabular import MAX_FIELD_CHARS
+from thread.pipeline.imports import ImportOptions, import_file
 from thread.stores import GraphStore
-from thread.telemetry import channel_folder, channel_folder_name, read_channel
+from thread.telemetry.datasets import channel_folder, channel_folder_name, read_channel
 
 PARTS = "part_number,name\nP-1,Pump\nB-2,Bearing\n"
 
@@ -315,7 +315,7 @@ def test_an_ifc_relationship_with_a_dangling_end_is_a_warning(
 def test_the_cli_says_error_and_exits_1(
     embedded_home: Path, tmp_path: Path, kind: str, content: str | bytes, mapping: str | None
 ) -> None:
-    from cli.main import app
+    from thread.cli.main import app
 
     data = write(tmp_path / "export.csv", content)
     args = ["--store", f"embedded:{embedded_home}#lim{uuid.uuid4().hex[:10]}", "import", kind]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from importers.run import ImportOptions, import_file
 from thread.errors import SourceError, ThreadError, ValidationError
+from thread.pipeline.imports import ImportOptions, import_file
 from thread.stores import GraphStore
 
 
@@ -285,7 +285,7 @@ def test_an_indexed_telemetry_file_with_a_bad_index(store: GraphStore, tmp_path:
 
 
 def test_long_telemetry_out_of_order_and_repeated(store: GraphStore, tmp_path: Path) -> None:
-    from thread.telemetry import read_channel
+    from thread.telemetry.datasets import read_channel
 
     data = tmp_path / "samples.csv"
     data.write_text(
@@ -328,8 +328,8 @@ def _long_samples(path: Path, rows: int, bad: dict[int, str] | None = None) -> N
 def test_telemetry_is_read_in_blocks_with_the_same_result(
     store: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from importers import telemetry
-    from thread.telemetry import read_channel
+    from thread.importers import telemetry
+    from thread.telemetry.datasets import read_channel
 
     data = tmp_path / "samples.csv"
     _long_samples(data, 2000)
@@ -344,7 +344,7 @@ def test_telemetry_is_read_in_blocks_with_the_same_result(
 def test_bad_values_in_later_blocks_are_found_with_their_lines(
     store: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from importers import telemetry
+    from thread.importers import telemetry
 
     monkeypatch.setattr(telemetry, "_BLOCK_BYTES", 4096)
     data = tmp_path / "samples.csv"

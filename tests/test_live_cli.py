@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_live_support import Mosquitto, Publisher, mosquitto
+from support.live import Mosquitto, Publisher, mosquitto
 from typer.testing import CliRunner
 
-from cli.main import app as cli_app
-from importers.run import ImportOptions, import_file, refresh_after
-from thread.segments import read_good_samples
+from thread.cli.main import app as cli_app
+from thread.pipeline.imports import ImportOptions, import_file, refresh_after
 from thread.stores import open_store
+from thread.telemetry.segments import read_good_samples
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -168,7 +168,7 @@ def test_help_does_not_import_heavy_modules() -> None:
     code = (
         "import sys\n"
         "from typer.testing import CliRunner\n"
-        "from cli.main import app\n"
+        "from thread.cli.main import app\n"
         "for args in (['--help'], ['ingest', '--help'], ['ingest', 'mqtt', '--help'], ['detect', 'evaluate', '--help'], ['act', '--help']):\n"
         "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
         "heavy = ('pyarrow', 'scipy', 'numpy', 'paho', 'asyncua')\n"

@@ -14,21 +14,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_live_support import Mosquitto, Publisher, mosquitto
+from support.live import Mosquitto, Publisher, mosquitto
 from typer.testing import CliRunner
 
-from cli.main import app as cli_app
-from importers.live import IngestOptions, ingest_mqtt
-from sim.anomaly import EpisodeTracker, MovingAverageChart, PcaDetector, fit_detector
-from sim.anomaly.evaluate import evaluate, read_labelled
-from thread.alerts import list_alerts
-from thread.detection import align, calibrate
-from thread.live import LiveEvent
+from thread.cli.main import app as cli_app
+from thread.live.alerts import list_alerts
+from thread.live.detection import align, calibrate
+from thread.live.ingest import IngestOptions, ingest_mqtt
+from thread.live.session import LiveEvent
+from thread.pipeline.twins import refresh_twins
+from thread.pipeline.write import Source, ThreadService
 from thread.records import node
-from thread.segments import iso_from_us
-from thread.service import Source, ThreadService
+from thread.sim.anomaly import EpisodeTracker, MovingAverageChart, PcaDetector, fit_detector
+from thread.sim.anomaly.evaluate import evaluate, read_labelled
 from thread.stores import GraphStore
-from thread.twins import refresh_twins
+from thread.telemetry.segments import iso_from_us
 
 SKAB_MQTT = Path(__file__).resolve().parents[1] / "examples" / "mappings" / "skab-live-mqtt.toml"
 

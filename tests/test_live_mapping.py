@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from importers.live.mapping import TopicRule, load_mqtt_mapping, load_opcua_mapping
-from importers.live.mqtt import Broker
-from importers.live.payloads import BAD, UNCERTAIN, PayloadError, TopicRouter
 from thread.errors import SourceError
-from thread.opcua import OpcuaError, display_endpoint
+from thread.live.mapping import TopicRule, load_mqtt_mapping, load_opcua_mapping
+from thread.live.mqtt import Broker
+from thread.live.opcua_client import OpcuaError, display_endpoint
+from thread.live.payloads import BAD, UNCERTAIN, PayloadError, TopicRouter
 
 LIVE = Path(__file__).parent / "data" / "live"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "mappings"

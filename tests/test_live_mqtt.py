@@ -12,16 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_live_support import Mosquitto, Publisher, mosquitto
+from support.live import Mosquitto, Publisher, mosquitto
 
-from importers.live import IngestOptions, ingest_mqtt
-from importers.live.mapping import load_mqtt_mapping
-from importers.live.mqtt import Broker, MqttIngest
-from importers.live.payloads import TopicRouter
-from thread.live import LiveEvent, LiveSession, LiveStats
-from thread.segments import read_good_samples
+from thread.live.ingest import IngestOptions, ingest_mqtt
+from thread.live.mapping import load_mqtt_mapping
+from thread.live.mqtt import Broker, MqttIngest
+from thread.live.payloads import TopicRouter
+from thread.live.session import LiveEvent, LiveSession, LiveStats
 from thread.stores import GraphStore
-from thread.telemetry import read_channel
+from thread.telemetry.datasets import read_channel
+from thread.telemetry.segments import read_good_samples
 
 MAPPING = Path(__file__).parent / "data" / "live" / "plant-json.toml"
 METRICS = Path(__file__).parent / "data" / "live" / "plant-metrics.toml"

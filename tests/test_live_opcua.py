@@ -10,20 +10,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from test_live_support import PumpServer, pump_server
+from support.live import PumpServer, pump_server
 from typer.testing import CliRunner
 
-from cli.main import app as cli_app
-from importers.live import IngestOptions, ingest_opcua
-from thread.commands import CommandRefused, act
-from thread.live import LiveEvent
-from thread.opcua import OpcuaAccess
+from thread.cli.main import app as cli_app
+from thread.live.ingest import IngestOptions, ingest_opcua
+from thread.live.opcua_client import OpcuaAccess
+from thread.live.session import LiveEvent
+from thread.live.setpoints import CommandRefused, act
+from thread.pipeline.twins import refresh_twins
+from thread.pipeline.write import Source, ThreadService
 from thread.records import node, rel
-from thread.segments import read_good_samples
-from thread.service import Source, ThreadService
 from thread.stores import GraphStore
-from thread.telemetry import read_channel
-from thread.twins import refresh_twins
+from thread.telemetry.datasets import read_channel
+from thread.telemetry.segments import read_good_samples
 
 MAPPING = Path(__file__).parent / "data" / "live" / "pump-opcua.toml"
 UNIT = "unit:P-100/SN-0001"

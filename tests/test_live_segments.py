@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from thread.errors import StoreError
-from thread.live import LiveEvent, LiveSession
-from thread.segments import ChannelLog, Summary, is_good, latest_time, read_good_samples
+from thread.live.session import LiveEvent, LiveSession
 from thread.stores import GraphStore
-from thread.telemetry import channel_folder, read_channel
+from thread.telemetry.datasets import channel_folder, read_channel
+from thread.telemetry.segments import ChannelLog, Summary, is_good, latest_time, read_good_samples
 
 UID = "channel:S1/flow"
 HOUR = 3_600_000_000

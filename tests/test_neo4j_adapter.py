@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from boltstub import failing_tx, free_port, run_stub, script, tx
 
-import ontology
+from thread import ontology
 from thread.errors import (
     QueryError,
     QueryMemoryError,

@@ -12,7 +12,7 @@ from boltstub import chain, run_stub, script, tx
 from test_neo4j_adapter import ONTO, _index_rows, creating_schema, show_indexes
 from typer.testing import CliRunner
 
-from cli.main import app
+from thread.cli.main import app
 
 runner = CliRunner()
 LIFECYCLE = Path(__file__).resolve().parent / "data" / "lifecycle"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 
-import ontology
+from thread import ontology
 from thread.errors import (
     InvalidTripleError,
     OntologyError,

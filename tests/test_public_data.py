@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from importers.run import ImportOptions, import_file
+from thread.pipeline.imports import ImportOptions, import_file
 from thread.stores import GraphStore
-from thread.telemetry import read_channel
+from thread.telemetry.datasets import read_channel
 
 MAPPINGS = Path(__file__).resolve().parents[1] / "examples" / "mappings"
 

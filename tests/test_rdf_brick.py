@@ -13,7 +13,7 @@ import pytest
 from conftest import NO_SHARED_DATA, SHARED_DATA
 from rdflib import OWL, RDF, RDFS, Graph, URIRef
 
-from importers.run import ImportOptions, import_file
+from thread.pipeline.imports import ImportOptions, import_file
 from thread.stores import GraphStore
 
 BRICK_DATA = (SHARED_DATA or Path("/nonexistent")) / "brick"

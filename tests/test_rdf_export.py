@@ -17,13 +17,14 @@ from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from rdflib.compare import isomorphic
 from typer.testing import CliRunner
 
-from cli import rdf_cmds
-from cli.main import ThreadGroup, main
-from importers.run import import_file
+from thread.cli import rdf_cmds
+from thread.cli.main import ThreadGroup, main
 from thread.errors import NotFoundError
-from thread.rdf import NODE_BASE, export_graph, export_rdf, node_iri
+from thread.pipeline.imports import import_file
+from thread.pipeline.write import Source, ThreadService
+from thread.rdf.export import export_graph, export_rdf
+from thread.rdf.vocabulary import NODE_BASE, node_iri
 from thread.records import node, rel
-from thread.service import Source, ThreadService
 from thread.stores import GraphStore
 from thread.stores.falkordb_store import FalkorDBStore
 

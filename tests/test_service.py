@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-import ontology
+from thread import ontology
 from thread.errors import Problem, StoreError, ValidationError
+from thread.pipeline.write import Source, ThreadService
 from thread.records import MAX_UID_BYTES, NodeRecord, Notice, Origin, Record, node, rel
-from thread.service import Source, ThreadService
 from thread.stores import GraphStore
 
 ONTO = ontology.load()
@@ -279,7 +279,7 @@ def test_samples_go_to_parquet_and_summaries_to_the_channel(store: GraphStore) -
     import pyarrow as pa
 
     from thread.records import Samples
-    from thread.telemetry import read_channel
+    from thread.telemetry.datasets import read_channel
 
     channel = node(
         ONTO, "Channel", {"sensor_id": "S1", "channel": "temp", "unit_of_measure": "degC"}
@@ -381,8 +381,8 @@ def test_a_run_whose_process_died_is_marked_interrupted(store: GraphStore) -> No
     import subprocess
     import sys
 
-    from thread.import_runs import process_identity
-    from thread.status import store_status
+    from thread.pipeline.import_runs import process_identity
+    from thread.queries.status import store_status
 
     gone = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],

@@ -21,14 +21,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import cli.main
-from importers.run import ImportOptions, import_file
-from sim import api
-from sim.maintenance import optimal_age
-from sim.reliability import fit_weibull
+from thread.cli import main
+from thread.pipeline.imports import ImportOptions, import_file
+from thread.pipeline.twins import refresh_twins
+from thread.queries.trace import trace
+from thread.sim import api
+from thread.sim.maintenance import optimal_age
+from thread.sim.reliability import fit_weibull
 from thread.stores import GraphStore, open_store
-from thread.trace import trace
-from thread.twins import refresh_twins
 
 MAPPINGS = Path(__file__).resolve().parents[1] / "examples" / "mappings"
 FLEET = "atwin:CMAPSS-TURBOFAN/A"
@@ -247,7 +247,7 @@ def test_cli_over_the_fleet(
 ) -> None:
     _, spec, _ = cmapss
     store_arg = ["--store", spec]
-    models = runner.invoke(cli.main.app, [*store_arg, "sim", "models", "--json"])
+    models = runner.invoke(main.app, [*store_arg, "sim", "models", "--json"])
     assert models.exit_code == 0, models.stderr
     assert {m["model"] for m in json.loads(models.stdout)} == {
         "age-replacement",
@@ -257,7 +257,7 @@ def test_cli_over_the_fleet(
     }
     plot = tmp_path / "rul.png"
     shown = runner.invoke(
-        cli.main.app,
+        main.app,
         [
             *store_arg,
             "sim",
@@ -274,14 +274,14 @@ def test_cli_over_the_fleet(
     assert shown.exit_code == 0, shown.stderr
     assert "FD001-" in shown.stdout and plot.stat().st_size > 10_000
     reliability = runner.invoke(
-        cli.main.app,
+        main.app,
         [*store_arg, "sim", "reliability", FLEET, "--plot", str(tmp_path / "r.png"), "--json"],
     )
     assert (
         reliability.exit_code == 0 and json.loads(reliability.stdout)["groups"][0]["failures"] == 80
     )
     recommend = runner.invoke(
-        cli.main.app,
+        main.app,
         [
             *store_arg,
             "sim",
@@ -298,24 +298,24 @@ def test_cli_over_the_fleet(
     assert recommend.exit_code == 0 and "replace at age" in recommend.stdout
     runs = json.loads(
         runner.invoke(
-            cli.main.app,
+            main.app,
             [*store_arg, "sim", "runs", "--twin", "twin:CMAPSS-TURBOFAN/FD001-90", "--json"],
         ).stdout
     )
     assert [r["kind"] for r in runs] == ["prediction"]
-    show = runner.invoke(cli.main.app, [*store_arg, "sim", "show", runs[0]["run_id"], "--json"])
+    show = runner.invoke(main.app, [*store_arg, "sim", "show", runs[0]["run_id"], "--json"])
     assert json.loads(show.stdout)["derived_from"] == fleet_rul.calibration.uid
     other = fleet_rul.predictions[0].run_id
     compared = runner.invoke(
-        cli.main.app, [*store_arg, "sim", "compare", runs[0]["run_id"], other, "--json"]
+        main.app, [*store_arg, "sim", "compare", runs[0]["run_id"], other, "--json"]
     )
     assert compared.exit_code == 0 and any(
         r["property"] == "rul_p50" for r in json.loads(compared.stdout)["properties"]
     )
-    missing = runner.invoke(cli.main.app, [*store_arg, "sim", "show", "no-such-run"])
+    missing = runner.invoke(main.app, [*store_arg, "sim", "show", "no-such-run"])
     assert missing.exit_code == 1 and "no simulation run" in missing.stderr
     unknown = runner.invoke(
-        cli.main.app, [*store_arg, "sim", "calibrate", "thermal", "twin:CMAPSS-TURBOFAN/FD001-90"]
+        main.app, [*store_arg, "sim", "calibrate", "thermal", "twin:CMAPSS-TURBOFAN/FD001-90"]
     )
     assert unknown.exit_code == 1 and "thermal-pump" in unknown.stderr
 
@@ -337,7 +337,7 @@ def test_cli_evaluate_scores_labelled_files(shared_data: Path, tmp_path: Path) -
     np.savetxt(tmp_path / "test.txt", np.array(test), fmt=fmt)
     (tmp_path / "truth.txt").write_text("\n".join(str(v) for v in truth) + "\n")
     result = runner.invoke(
-        cli.main.app,
+        main.app,
         ["sim", "evaluate", "rul", "--train", str(tmp_path / "train.txt"), "--test", str(tmp_path / "test.txt"),
          "--truth", str(tmp_path / "truth.txt"), "--mapping", "cmapss", "--set", "folds=2", "--set", "stride=12", "--json"],
     )  # fmt: skip

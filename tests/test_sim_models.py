@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from importers.run import import_file
-from sim import get_model, model_names
-from sim.errors import MissingInputError, SimError, UnknownModelError
-from sim.inputs import ChannelInfo, read_series, resolve_roles
-from sim.model import parse_assignments
+from thread.pipeline.imports import import_file
+from thread.sim import get_model, model_names
+from thread.sim.errors import MissingInputError, SimError, UnknownModelError
+from thread.sim.inputs import ChannelInfo, read_series, resolve_roles
+from thread.sim.model import parse_assignments
 from thread.stores import GraphStore
-from thread.telemetry import read_channel
+from thread.telemetry.datasets import read_channel
 
 
 def test_registry_lists_and_loads_models_by_name() -> None:
@@ -75,7 +75,7 @@ def test_prediction_features_equal_the_training_features_at_the_last_cycle() -> 
     """Predictions compute only the last cycle's features; they must be the same numbers."""
     import numpy as np
 
-    from sim.rul import _features, _last_features
+    from thread.sim.rul import _features, _last_features
 
     rng = np.random.default_rng(0)
     for length in (1, 2, 31, 40, 41, 200):

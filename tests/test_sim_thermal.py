@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from importers.run import ImportOptions, import_file
-from sim import api
-from sim.runs import read_output
-from sim.thermal import DEFAULT_FREE, ThermalData, ThermalPumpModel, steady_state
+from thread.pipeline.imports import ImportOptions, import_file
+from thread.pipeline.twins import refresh_twins
+from thread.sim import api
+from thread.sim.runs import read_output
+from thread.sim.thermal import DEFAULT_FREE, ThermalData, ThermalPumpModel, steady_state
 from thread.stores import GraphStore
-from thread.twins import refresh_twins
 
 MAPPINGS = Path(__file__).resolve().parents[1] / "examples" / "mappings"
 TWIN = "twin:SKAB-PUMP/RIG-1"

@@ -16,11 +16,3 @@ def test_ruff_check_and_format() -> None:
         )
         assert result.returncode == 0, result.stdout + result.stderr
 
-
-def test_the_core_never_imports_the_cli() -> None:
-    offenders = [
-        str(path.relative_to(ROOT))
-        for path in (ROOT / "thread").rglob("*.py")
-        if "from cli" in path.read_text() or "import cli" in path.read_text()
-    ]
-    assert offenders == []

@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 from thread.stores import open_store
-from thread.telemetry import TELEMETRY_DIR
+from thread.telemetry.datasets import TELEMETRY_DIR
 
 CHANNELS = 100
 SAMPLES = 25
@@ -18,7 +18,7 @@ IMPORTER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from importers.run import import_file
+    from thread.pipeline.imports import import_file
     from thread.stores import open_store
     folder, data, go = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     while not go.exists():
@@ -66,7 +66,7 @@ def test_an_import_removes_what_a_killed_import_staged(tmp_path: Path) -> None:
     folder = tmp_path / "store"
     data = _samples(tmp_path / "samples.csv", 1)
     with open_store(f"embedded:{folder}") as store:
-        from importers.run import import_file
+        from thread.pipeline.imports import import_file
 
         import_file(store, "telemetry", data)
         channels = store.data_dir / TELEMETRY_DIR

@@ -9,17 +9,17 @@ from typing import Any
 
 import pytest
 
-from thread.alerts import alerts_for_unit
-from thread.configuration import as_of, diff, structure
 from thread.diagram import render_diagram
 from thread.entities import get_entity
 from thread.errors import NotFoundError
-from thread.fleet import list_twins, show_twin
-from thread.paths import shortest_path
-from thread.recall import recall
+from thread.live.alerts import alerts_for_unit
+from thread.queries.as_of import as_of, diff, structure
+from thread.queries.path import shortest_path
+from thread.queries.recall import recall
+from thread.queries.trace import SECTIONS, trace
+from thread.queries.twin import list_twins, show_twin
+from thread.queries.where_used import where_used
 from thread.stores import GraphStore
-from thread.trace import SECTIONS, trace
-from thread.where_used import where_used
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "pump-fleet"
 DEFECTIVE = "lot:LOT-B-2302"

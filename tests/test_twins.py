@@ -8,9 +8,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from cli.main import app
-from importers.run import import_file, refresh_after
-from thread.status import store_status
+from thread.cli.main import app
+from thread.pipeline.imports import import_file, refresh_after
+from thread.queries.status import store_status
 from thread.stores import GraphStore, open_store
 
 LIFECYCLE = Path(__file__).resolve().parent / "data" / "lifecycle"

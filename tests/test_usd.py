@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-import ontology
-from importers.run import ImportOptions, import_file
+from thread import ontology
 from thread.errors import SourceError
+from thread.pipeline.imports import ImportOptions, import_file
+from thread.pipeline.write import ImportReport, Source, ThreadService
 from thread.records import MAX_UID_BYTES, node
-from thread.service import ImportReport, Source, ThreadService
 from thread.stores import GraphStore
 
 ONTO = ontology.load()
@@ -363,8 +363,9 @@ def test_a_bad_mapping_names_the_key(store: GraphStore, tmp_path: Path) -> None:
 def test_the_default_mapping_files_document_the_defaults() -> None:
     import tomllib
 
-    from importers import ifc, usd
-    from importers.binding import parse_bindings
+    from thread.importers import ifc
+    from thread.importers.binding import parse_bindings
+    from thread.usd import importing as usd
 
     folder = Path(__file__).resolve().parents[1] / "importers" / "mappings"
     for kind, module in (("usd", usd), ("ifc", ifc)):

@@ -12,15 +12,15 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-import ontology
-from cli import export_cmds
-from cli.main import ThreadGroup, main
-from importers.run import import_file
+from thread import ontology
+from thread.cli import export_cmds
+from thread.cli.main import ThreadGroup, main
 from thread.errors import NotFoundError, ThreadError
+from thread.pipeline.imports import import_file
+from thread.pipeline.write import Source, ThreadService, file_sha256
 from thread.records import Record, node, rel
-from thread.service import Source, ThreadService, file_sha256
 from thread.stores import GraphStore, open_store
-from thread.usd_overlay import HEALTH_COLORS, export_overlay, health_of
+from thread.usd.overlay import HEALTH_COLORS, export_overlay, health_of
 
 ONTO = ontology.load()
 SCENE = Path(__file__).resolve().parents[1] / "examples" / "pump-fleet" / "scene" / "plant.usda"

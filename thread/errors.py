@@ -7,18 +7,11 @@ messages name the file, row, label or uid involved and never contain credentials
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ontology import RelationInfo
 
 __all__ = [
-    "InvalidTripleError",
     "NotFoundError",
-    "OntologyError",
     "Problem",
     "QueryError",
     "QueryMemoryError",
@@ -27,8 +20,6 @@ __all__ = [
     "SourceError",
     "StoreError",
     "ThreadError",
-    "UnknownLabelError",
-    "UnknownRelationshipError",
     "ValidationError",
 ]
 
@@ -55,41 +46,6 @@ class QueryMemoryError(QueryError):
 
 class QueryTimeoutError(QueryError):
     """A query ran past its time limit and was stopped."""
-
-
-class OntologyError(ThreadError):
-    """The ontology is broken, or something asks for what it does not define."""
-
-
-def _closest(word: str, choices: Iterable[str]) -> str:
-    near = difflib.get_close_matches(word, list(choices), n=3)
-    return f" (did you mean {', '.join(near)}?)" if near else ""
-
-
-class UnknownLabelError(OntologyError):
-    def __init__(self, label: str, known: Sequence[str]) -> None:
-        self.label = label
-        super().__init__(
-            f"unknown node label {label!r}: not in the ontology{_closest(label, known)}"
-        )
-
-
-class UnknownRelationshipError(OntologyError):
-    def __init__(self, rel_type: str, known: Sequence[str]) -> None:
-        self.rel_type = rel_type
-        super().__init__(
-            f"unknown relationship type {rel_type!r}: not in the ontology"
-            f"{_closest(rel_type, known)}"
-        )
-
-
-class InvalidTripleError(OntologyError):
-    def __init__(self, src: str, rel_type: str, dst: str, relation: RelationInfo) -> None:
-        self.triple = (src, rel_type, dst)
-        super().__init__(
-            f"({src})-[:{rel_type}]->({dst}) is not allowed: {rel_type} goes from "
-            f"{'|'.join(sorted(relation.domain))} to {'|'.join(sorted(relation.range))}"
-        )
 
 
 @dataclass(frozen=True)

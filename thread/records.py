@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ontology import Ontology
 from thread.errors import Problem
+from thread.ontology import Ontology
 
 __all__ = [
     "MAX_INDEXED_BYTES",

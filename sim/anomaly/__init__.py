@@ -12,10 +12,10 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from sim.anomaly.base import CalibrationError, Detector, Scores, StreamScorer
-from sim.anomaly.episodes import Episode, EpisodeTracker
-from sim.anomaly.mma import MovingAverageChart
-from sim.anomaly.pca import PcaDetector
+from thread.sim.anomaly.base import CalibrationError, Detector, Scores, StreamScorer
+from thread.sim.anomaly.episodes import Episode, EpisodeTracker
+from thread.sim.anomaly.mma import MovingAverageChart
+from thread.sim.anomaly.pca import PcaDetector
 
 __all__ = [
     "DETECTOR_KINDS",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.anomaly.base import Detector, Scores
+from thread.sim.anomaly.base import Detector, Scores
 
 __all__ = ["Episode", "EpisodeTracker"]
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from sim.anomaly import DetectorKind, fit_detector
-from sim.anomaly.base import CalibrationError
-from sim.anomaly.episodes import Episode, EpisodeTracker
+from thread.sim.anomaly import DetectorKind, fit_detector
+from thread.sim.anomaly.base import CalibrationError
+from thread.sim.anomaly.episodes import Episode, EpisodeTracker
 
 __all__ = ["Confusion", "Evaluation", "FileResult", "LabelledFile", "evaluate", "read_labelled"]
 

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sim.anomaly.base import CalibrationError, Detector, rows_times, trailing_mean
+from thread.sim.anomaly.base import CalibrationError, Detector, rows_times, trailing_mean
 
 __all__ = ["MovingAverageChart"]
 

@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from thread.audit.cypher import query_params
+from thread.clock import TIMESTAMP
 from thread.errors import ThreadError
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def resolve_param(name: str, spec: ParamSpec, value: Any, as_of: str) -> Any:
         try:
             if len(text) == 10:
                 return date.fromisoformat(text).isoformat()
-            datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+            datetime.strptime(text, TIMESTAMP)
             return text
         except ValueError:
             raise bad(

@@ -42,10 +42,11 @@ from thread.audit.model import (
     severity_rank,
 )
 from thread.audit.shacl import shapes_rule
+from thread.clock import utc_now
 from thread.entities import require_entity
 from thread.errors import ThreadError
+from thread.pipeline.write import ProgressCallback, Source, ThreadService
 from thread.records import node
-from thread.service import ProgressCallback, Source, ThreadService, utc_now
 from thread.stores.base import GraphStore
 
 __all__ = [

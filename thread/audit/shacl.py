@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import ontology
-from ontology import ENTITY_LABEL, NAMESPACE, Ontology
+from thread import ontology
 from thread.audit.model import Rule
-from thread.errors import OntologyError
-from thread.rdf import lexical_form, string_properties
+from thread.ontology import ENTITY_LABEL, NAMESPACE, Ontology
+from thread.ontology.errors import OntologyError
+from thread.rdf.vocabulary import lexical_form, string_properties
 
 if TYPE_CHECKING:
     from rdflib import Graph

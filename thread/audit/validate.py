@@ -16,8 +16,9 @@ from urllib.parse import unquote
 
 from thread.audit.model import AuditUsageError, Severity
 from thread.audit.runner import AuditReport, RuleResult
-from thread.rdf import NODE_BASE, export_graph
-from thread.service import utc_now
+from thread.clock import utc_now
+from thread.rdf.export import export_graph
+from thread.rdf.vocabulary import NODE_BASE
 from thread.stores.base import GraphStore
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ def validate_store(
     """
     from rdflib import RDF, Graph, Namespace
 
-    import ontology
+    from thread import ontology
 
     sh = Namespace(_SH)
     if shapes_path is None:

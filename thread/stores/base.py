@@ -19,9 +19,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar
 
-import ontology
-from ontology import ENTITY_LABEL, Ontology
-from thread.errors import OntologyError, QueryError
+from thread import ontology
+from thread.errors import QueryError
+from thread.ontology import ENTITY_LABEL, Ontology
+from thread.ontology.errors import OntologyError
 from thread.stores.statement_log import statement_log
 
 __all__ = [

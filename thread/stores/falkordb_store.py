@@ -11,8 +11,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ontology import ENTITY_LABEL, Ontology
 from thread.errors import QueryError, QueryTimeoutError, ReadOnlyError, StoreError
+from thread.ontology import ENTITY_LABEL, Ontology
 from thread.stores.base import GraphStore, chunked
 from thread.stores.cypher_text import with_importing_calls, write_clause
 from thread.stores.embedded_server import EmbeddedServer, no_retry

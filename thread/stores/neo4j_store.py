@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from ontology import ENTITY_LABEL, Ontology
 from thread.errors import QueryMemoryError, StoreError
+from thread.ontology import ENTITY_LABEL, Ontology
 from thread.stores.base import GraphStore, chunked, identifier
 from thread.stores.neo4j_failures import Attempt, classify
 

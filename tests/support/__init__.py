@@ -1,0 +1,1 @@
+"""Helpers the tests share: brokers, servers, stores and counts."""

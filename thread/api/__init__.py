@@ -1,5 +1,0 @@
-"""Thread over HTTP (FastAPI): `thread serve`. Importing this package imports FastAPI."""
-
-from thread.api.app import Settings, create_app
-
-__all__ = ["Settings", "create_app"]

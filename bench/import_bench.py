@@ -2,7 +2,7 @@
 
 In one run:
 - BOM: a generated BOM CSV of 100,000 lines (the columns of importers/mappings/bom.toml)
-  imported through Thread, `importers.run.import_file(store, "bom", path)` (CSV parsing,
+  imported through Thread, `thread.pipeline.imports.import_file(store, "bom", path)` (CSV parsing,
   row validation, reference checks, planning, provenance included), against the raw store
   ceiling: the same relationships (the importer's own rows, built before the clock starts)
   written straight through the falkordb client with

@@ -27,7 +27,7 @@ after a warm-up, p50/p95 over repeated runs (each run a different seeded pick) o
 - thread.trace.trace of a top unit (every section, the structure to full depth);
 - thread.recall.recall of a bearing lot (reaches 1% of the top units, through 3 levels);
 - thread.where_used.where_used of a leaf part (one product's serialized leaf);
-- thread.configuration.as_of of a top unit on 2025-01-01.
+- thread.queries.as_of.as_of of a top unit on 2025-01-01.
 
 Targets (issue 5), embedded store: trace p50 < 50 ms, recall p50 < 200 ms, where-used
 p50 < 50 ms, as-of p50 < 50 ms.

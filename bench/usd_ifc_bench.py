@@ -6,7 +6,7 @@ peak memory is its own):
 
 - USD: a generated stage of 100,000 prims (lines, cells, pumps bound to units through
   `customData`, and their parts), imported the way `thread import usd` does
-  (`importers.run.import_file`), against a raw `Usd.PrimRange` walk reading the same
+  (`thread.pipeline.imports.import_file`), against a raw `Usd.PrimRange` walk reading the same
   attributes plus a raw `UNWIND … MERGE` of the same nodes and relationships;
 - IFC: a generated IFC4 file of about 20,000 elements in storeys and spaces, with types,
   property sets, quantities in millimetres and pumps bound to units, imported the way

@@ -16,7 +16,6 @@ from thread.cli import (
     graph_cmds,
     import_cmds,
     live_cmds,
-    rdf_cmds,
     serve_cmds,
     sim_cmds,
     store_cmds,
@@ -104,7 +103,6 @@ app.add_typer(twin_cmds.app, name="twin")
 app.command()(serve_cmds.serve)
 app.add_typer(serve_cmds.token_app, name="token")
 app.add_typer(store_cmds.app, name="store")
-export_cmds.app.command(name="rdf")(rdf_cmds.rdf)
 app.add_typer(export_cmds.app, name="export")
 app.command(name="audit")(audit_cmds.audit)
 app.command(name="validate")(audit_cmds.validate)

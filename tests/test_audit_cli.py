@@ -48,11 +48,11 @@ def fleet_args(pump_fleet: GraphStore) -> list[str]:
 def test_help_imports_nothing_heavy() -> None:
     code = (
         "import sys, typer\n"
-        "from thread.cli import audit_cmds, rdf_cmds\n"
+        "from thread.cli import audit_cmds, export_cmds\n"
         "app = typer.Typer()\n"
         "app.command()(audit_cmds.audit)\n"
         "app.command()(audit_cmds.validate)\n"
-        "app.command()(rdf_cmds.rdf)\n"
+        "app.command()(export_cmds.rdf)\n"
         "try:\n    app(['audit', '--help'])\nexcept SystemExit:\n    pass\n"
         f"print([m for m in {HEAVY!r} if m in sys.modules])"
     )

@@ -17,7 +17,7 @@ from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from rdflib.compare import isomorphic
 from typer.testing import CliRunner
 
-from thread.cli import rdf_cmds
+from thread.cli import export_cmds
 from thread.cli.main import ThreadGroup, main
 from thread.errors import NotFoundError
 from thread.pipeline.imports import import_file
@@ -160,7 +160,7 @@ def test_export_command(pump_fleet: GraphStore, tmp_path: Path) -> None:
     app = typer.Typer(cls=ThreadGroup, add_completion=False, pretty_exceptions_enable=False)
     app.callback()(main)
     export = typer.Typer()
-    export.command()(rdf_cmds.rdf)
+    export.command()(export_cmds.rdf)
     app.add_typer(export, name="export")
     store = ["--store", f"embedded:{pump_fleet.folder}#{pump_fleet.graph_name}", "--quiet"]
     out = tmp_path / "fleet.nt"

@@ -212,7 +212,7 @@ def test_a_trace_has_the_structure_and_alerts_their_own_functions_give(
 ) -> None:
     """The trace reads its sections in one query; its structure (every level, in order,
     each item's JSON key for key) and its alerts are still those of
-    `configuration.structure` and `alerts.alerts_for_unit`, for every unit and depth."""
+    `as_of.structure` and `alerts.alerts_for_unit`, for every unit and depth."""
     units = [r["uid"] for r in pump_fleet.read("MATCH (u:Unit) RETURN u.uid AS uid ORDER BY uid")]
     assert len(units) == 72
     for uid in units:

@@ -1,6 +1,6 @@
 """Thread: the digital thread of parts, units, sensors, scenes and buildings as one graph.
 
-The public API lives in the submodules (`thread.stores`, `thread.service`, `thread.queries`);
+The public API lives in the submodules (`thread.stores`, `thread.pipeline`, `thread.queries`);
 this package stays import-light so the CLI starts fast.
 """
 

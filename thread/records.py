@@ -1,4 +1,4 @@
-"""The records importers yield and the service writes.
+"""The records importers yield and the import writer (`thread.pipeline`) writes.
 
 Importers validate their input rows with pydantic models of their own (types, dates,
 units); what they hand to the service are these graph-level records. They are plain

@@ -2,7 +2,7 @@
 
 pySHACL needs the graph as RDF first (export, parse, validate); on a large thread that is
 minutes. The shapes in `ontology/shapes.ttl` use a small part of SHACL, and each of those
-constraints has a direct reading on the property graph, given how `thread.rdf` exports it
+constraints has a direct reading on the property graph, given how `thread.rdf.export` exports it
 (every node typed with its labels and nothing else, a property as one literal, a list as
 one rdf:JSON literal, a relationship as one triple per distinct target):
 

@@ -8,7 +8,7 @@ and USED its channels.
 
 A `LiveDetector` runs one calibration inside a live session: it aligns the stored samples
 into the same rows, scores each row once (from the past only), turns alarms into
-episodes and writes them as alerts (`thread.alerts`). On start it is warmed with the last
+episodes and writes them as alerts (`thread.live.alerts`). On start it is warmed with the last
 stored rows, so a stream that continues a file scores exactly as the file would.
 """
 

@@ -1,6 +1,6 @@
 """Live telemetry: samples from a stream stored exactly once, summaries kept current.
 
-A `LiveSession` sits between a stream adapter (MQTT, OPC UA: `importers/live/`) and the
+A `LiveSession` sits between a stream adapter (MQTT, OPC UA: `thread.live.mqtt`, `thread.live.opcua`) and the
 store. Adapters call `add` from their own threads; whoever runs the session calls `flush`
 every second or so (or sooner when `flush_due` is set). A flush:
 
@@ -9,7 +9,7 @@ every second or so (or sooner when `flush_due` is set). A flush:
 2. resolves new channels against the graph (creating them through `ThreadService` only
    when the session was opened with `create_missing`; otherwise they are reported and
    their samples dropped) and rejects samples whose unit differs from the channel's;
-3. appends the new samples to each channel's Parquet dataset (`thread.segments`), where
+3. appends the new samples to each channel's Parquet dataset (`thread.telemetry.segments`), where
    a sample whose time is already stored is counted as a duplicate, not stored;
 4. writes the summaries of the touched channels in one parameterised batch
    (`UNWIND $rows … SET c += row.props`), stamped with `_run` (this session's ImportRun)
@@ -17,7 +17,7 @@ every second or so (or sooner when `flush_due` is set). A flush:
    than the flush itself at this rate, and the summary is data Thread computes, not a
    source record;
 5. feeds the stored good samples to the session's detectors and writes the alerts that
-   opened, grew or cleared (through ThreadService: `thread.alerts`);
+   opened, grew or cleared (through ThreadService: `thread.live.alerts`);
 6. returns the tokens of the messages whose samples are now stored, so the adapter can
    acknowledge them (MQTT QoS 1: unacknowledged messages are redelivered after a
    reconnect, and the duplicate samples they bring are dropped in step 3).
@@ -76,7 +76,7 @@ Sample = tuple[str, str, str, int, float, int]
 
 
 class SampleSink(Protocol):
-    """What a stream adapter needs from a session (so `importers/live` never sees a store)."""
+    """What a stream adapter needs from a session (so that the stream adapters never see a store)."""
 
     def add(self, samples: Iterable[Sample], token: Any = None) -> None: ...
 

@@ -138,7 +138,7 @@ _READS: dict[Section, tuple[str, tuple[str, ...]]] = {
         ("revision",),
     ),
     # every containment below the unit, through the units it contains, in the order of
-    # `configuration.structure`'s reads (by parent, find number, start, uid)
+    # `as_of.structure`'s reads (by parent, find number, start, uid)
     "structure": (
         "CALL (u) { "
         "MATCH (u)-[:CONTAINS*0..]->(p:Unit) WITH DISTINCT p "
@@ -272,7 +272,7 @@ _TWIN_KEYS = (
 
 
 def _structure(rows: list[list[Any]], uid: str, depth: int | None) -> list[Item]:
-    """What `configuration.structure` builds, from every containment below the unit:
+    """What `as_of.structure` builds, from every containment below the unit:
     level by level to `depth`, each unit expanded once (at its first level)."""
     children: dict[str, list[list[Any]]] = {}
     for row in rows:  # grouped by parent, keeping the query's order

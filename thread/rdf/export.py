@@ -1,6 +1,6 @@
 """The thread as RDF: the whole graph or one entity's neighbourhood, in the ontology's terms.
 
-What a graph becomes (and what `importers/rdf.py` reads back, so that export, import into
+What a graph becomes (and what `thread.rdf.importing` reads back, so that export, import into
 an empty store and export again give isomorphic graphs):
 
 - a node: the IRI `https://w3id.org/digital-thread/id/<uid>` (percent-encoded), typed with

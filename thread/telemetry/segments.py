@@ -3,7 +3,7 @@ index of stored timestamps that makes every append exactly-once per (channel, t)
 
 Parquet files cannot be appended to, so each flush writes one small segment file per
 channel (`live-<source>-L0-<seq>-<seq>.parquet`, beside the channel's other files in the
-folder `thread.telemetry` reads). Sixteen files of one level are merged into one file of
+folder `thread.telemetry.datasets` reads). Sixteen files of one level are merged into one file of
 the next level (`L1`, `L2`, …) by `compact_step`, which the live session calls within a
 time budget per flush; a stream that flushes every second for a year keeps about a
 hundred files per channel and every sample is rewritten only a few times. A merge
@@ -124,7 +124,7 @@ class Summary:
         return cls(**data)
 
     def to_props(self, data_path: str) -> dict[str, PropValue]:
-        """The Channel node's summary properties (as `thread.telemetry.summarize` names
+        """The Channel node's summary properties (as `thread.telemetry.datasets.summarize` names
         them, over good samples only, plus `bad_count`)."""
         props: dict[str, PropValue] = {
             "data_path": data_path,

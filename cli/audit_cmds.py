@@ -85,6 +85,20 @@ def show_report(report: AuditReport, limit: int) -> None:
     err.print(f"{report.status}: {summary}; {sum(r.new for r in report.results)} new violation(s)")
 
 
+def _emit(report: AuditReport, json_output: bool, limit: int, junit: Path | None) -> None:
+    """The report on stdout (JSON or tables), and as JUnit XML when asked: `audit` and
+    `validate` answer alike."""
+    from thread.audit.reports import to_json, to_junit
+
+    if json_output:
+        out.file.write(to_json(report) + "\n")
+    else:
+        show_report(report, limit)
+    if junit:
+        junit.write_text(to_junit(report), encoding="utf-8")
+        err.print(f"wrote {junit}")
+
+
 def audit(
     ctx: typer.Context,
     rule_ids: list[str] = typer.Argument(None, help="Rules to run (all when none)."),
@@ -119,7 +133,7 @@ def audit(
         select_rules,
     )
     from thread.audit import write_baseline as save_baseline
-    from thread.audit.reports import to_html, to_json, to_junit
+    from thread.audit.reports import to_html
 
     state: AppState = ctx.obj
     _choice(severity, SEVERITIES, "--severity")
@@ -146,13 +160,7 @@ def audit(
             report = run_audit(store, chosen, options, progress)
     except AuditUsageError as exc:
         raise _usage(str(exc)) from None
-    if json_output:
-        out.file.write(to_json(report) + "\n")
-    else:
-        show_report(report, limit)
-    if junit:
-        junit.write_text(to_junit(report), encoding="utf-8")
-        err.print(f"wrote {junit}")
+    _emit(report, json_output, limit, junit)
     if html_path:
         html_path.write_text(to_html(report), encoding="utf-8")
         err.print(f"wrote {html_path}")
@@ -223,7 +231,6 @@ def validate(
     Exit code 0 when no shape has a violation, 1 when one has, 2 when the shapes file
     cannot be read.
     """
-    from thread.audit.reports import to_json, to_junit
     from thread.audit.validate import validate_store
 
     state: AppState = ctx.obj
@@ -231,11 +238,5 @@ def validate(
         report = validate_store(state.store(), shapes, twin=twin, depth=depth)
     except AuditUsageError as exc:
         raise _usage(str(exc)) from None
-    if json_output:
-        out.file.write(to_json(report) + "\n")
-    else:
-        show_report(report, limit)
-    if junit:
-        junit.write_text(to_junit(report), encoding="utf-8")
-        err.print(f"wrote {junit}")
+    _emit(report, json_output, limit, junit)
     raise typer.Exit(report.exit_code)

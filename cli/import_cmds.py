@@ -15,7 +15,8 @@ from thread.cli.state import AppState
 from thread.errors import ThreadError
 from thread.importers import guess_kind, importer_kinds
 from thread.pipeline.imports import ImportOptions, import_file, import_folder, refresh_after
-from thread.pipeline.write import Counts, ImportReport
+from thread.pipeline.plan import Counts
+from thread.pipeline.write import ImportReport
 from thread.queries.query import parse_params
 from thread.stores import GraphStore
 

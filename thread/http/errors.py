@@ -1,17 +1,23 @@
 """One error shape for every HTTP response that is not a success: code, message, details.
 
 Library exceptions map to statuses here, in one table, so an endpoint never decides a
-status on its own and no stack trace ever reaches a client.
+status on its own and no stack trace ever reaches a client; the handlers `create_app`
+registers answer every refusal, FastAPI's and Starlette's own included, in this shape.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 from typing import Any
 
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
 from thread.errors import (
     NotFoundError,
-    OntologyError,
     QueryError,
     QueryTimeoutError,
     ReadOnlyError,
@@ -21,8 +27,11 @@ from thread.errors import (
     ValidationError,
 )
 from thread.http.tokens import TokenError
+from thread.ontology.errors import OntologyError
 
-__all__ = ["ApiError", "describe", "status_of"]
+__all__ = ["ApiError", "describe", "on_bad_request", "on_error", "on_http_error", "status_of"]
+
+log = logging.getLogger("thread.api")
 
 
 class ApiError(Exception):
@@ -78,3 +87,40 @@ def describe(exc: BaseException) -> dict[str, Any]:
     elif status == 500:
         message = "internal error; see the service log"
     return {"code": code, "message": message, "details": details}
+
+
+async def on_error(request: Request, exc: Exception) -> JSONResponse:
+    """The library's and the API's own errors are answers; anything else is a 500 (logged)."""
+    status, _ = status_of(exc)
+    if status == 500:
+        log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(describe(exc), status_code=status)
+
+
+async def on_bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's checks of parameters and bodies, each problem with where it is."""
+    problems = [
+        {"where": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+    ]
+    body = {
+        "code": "bad_parameters",
+        "message": "the request's parameters are not valid",
+        "details": {"problems": problems},
+    }
+    return JSONResponse(body, status_code=422)
+
+
+async def on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    """Starlette's own refusals (no such route, wrong method, a form it cannot parse)."""
+    where = f"{request.method} {request.url.path}"
+    allowed = (exc.headers or {}).get("Allow", "")
+    code, message = {
+        404: ("not_found", f"no endpoint answers {where} (the endpoints: /openapi.json)"),
+        405: ("method_not_allowed", f"{where} is not allowed; this path takes {allowed}"),
+        400: ("bad_request", f"the request body cannot be read: {exc.detail}"),
+    }.get(exc.status_code, ("http_error", str(exc.detail)))
+    return JSONResponse(
+        {"code": code, "message": message, "details": {}},
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )

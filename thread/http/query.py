@@ -1,48 +1,26 @@
 """`POST /query` within the service's limits: a bounded fetch and a hard deadline.
 
 The store's own time limit stops a query's execution on the server, but not what comes
-after it: FalkorDB sends every row, and the client parses and converts them, however long
-that takes (6 M rows under a 2 s limit came back after 23 s). So the user's query runs
-inside `CALL () { … } RETURN * LIMIT row_limit + 1`, where the server stops producing rows
-after the one that shows the answer was cut, and the caller waits at most the time limit
-for the whole call, thread pool wait included.
+after it: the rows are sent, parsed and converted however long that takes (6 M rows
+under a 2 s limit came back after 23 s), after a wait for a thread of the pool. So the
+rows are capped where the store produces them (`read_at_most`), and the caller waits at
+most the time limit for the whole call, thread pool wait included.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import anyio
 import anyio.to_thread
 
-from thread.errors import QueryError, QueryMemoryError, QueryTimeoutError, ReadOnlyError
-from thread.queries.query import run_query
+from thread.errors import QueryTimeoutError
+from thread.queries.query import read_at_most
 from thread.stores import GraphStore
 
 __all__ = ["bounded_query"]
-
-Rows = list[dict[str, Any]]
-
-
-def _fetch(
-    store: GraphStore, cypher: str, params: Mapping[str, Any], row_limit: int, timeout_ms: int
-) -> tuple[Rows, bool]:
-    deadline = time.monotonic() + timeout_ms / 1000
-    # the newlines keep a trailing `//` comment from swallowing the closing brace
-    wrapped = f"CALL () {{\n{cypher.rstrip().removesuffix(';')}\n}}\nRETURN * LIMIT {row_limit + 1}"
-    try:
-        rows = run_query(store, wrapped, params, timeout_ms=timeout_ms)
-    except (QueryTimeoutError, ReadOnlyError, QueryMemoryError):
-        raise
-    except QueryError:
-        # Not every read can stand in a subquery (a procedure call without YIELD; on
-        # Neo4j an unaliased expression), and a write or a typo must be reported as the
-        # user's own query: run it as written, in the time that is left.
-        left_ms = max(1, round((deadline - time.monotonic()) * 1000))
-        rows = run_query(store, cypher, params, timeout_ms=left_ms)
-    return rows[:row_limit], len(rows) > row_limit
 
 
 async def bounded_query(
@@ -52,7 +30,7 @@ async def bounded_query(
     *,
     row_limit: int,
     timeout_ms: int,
-) -> tuple[Rows, bool]:
+) -> tuple[list[dict[str, Any]], bool]:
     """Run a user's read-only query: at most `row_limit` rows, answered within `timeout_ms`.
 
     Returns:
@@ -64,11 +42,10 @@ async def bounded_query(
             late answer is dropped when it comes).
         ReadOnlyError, QueryError: as `run_query`.
     """
+    fetch = partial(read_at_most, store, cypher, params, limit=row_limit, timeout_ms=timeout_ms)
     try:
         with anyio.fail_after(timeout_ms / 1000):
-            return await anyio.to_thread.run_sync(
-                _fetch, store, cypher, params, row_limit, timeout_ms, abandon_on_cancel=True
-            )
+            return await anyio.to_thread.run_sync(fetch, abandon_on_cancel=True)
     except TimeoutError:
         raise QueryTimeoutError(
             f"the query ran longer than {timeout_ms} ms and was stopped; narrow it (a WHERE "

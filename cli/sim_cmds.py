@@ -1,7 +1,8 @@
 """`thread sim …`: models, calibration, runs, RUL, reliability, recommendations, evaluation.
 
 Thin: each command parses its options, calls one function of `sim.api` (or sim.cmapss
-for `evaluate`) and renders the result; numbers and plots come from the library.
+for `evaluate`) and renders the result; numbers and plots come from the library. `run`
+has a view for each built-in model's result and a plain one for a registered model's.
 """
 
 from __future__ import annotations
@@ -163,6 +164,25 @@ def run_cmd(
         _render_reliability(result, plot, json_output)
     elif isinstance(result, Recommendation):
         _render_recommendation(result, json_output)
+    else:
+        _render_other(model, result, plot, json_output)
+
+
+def _render_other(model: str, result: Any, plot: Path | None, json_output: bool) -> None:
+    """The result of a model the CLI has no view of (one a script registered): a run as
+    `thread sim show` prints it, anything else as its `to_dict()` property by property."""
+    from thread.sim.runs import RunRecord
+
+    if plot:
+        err.print(f"--plot: no plot for the results of {model}")
+    if json_output:
+        print_json(result.to_dict())
+    elif isinstance(result, RunRecord):
+        _show_run(result)
+    else:
+        rows = [{"property": k, "value": _number(v, 5) if isinstance(v, float) else v}
+                for k, v in result.to_dict().items()]  # fmt: skip
+        out.print(rows_table(rows))
 
 
 def _show_thermal(record: Any) -> None:

@@ -39,6 +39,7 @@ __all__ = [
     "decode",
     "read_rows",
     "row_props",
+    "split_rows",
 ]
 
 MAX_FIELD_CHARS = 1 << 20
@@ -136,8 +137,12 @@ def decode(path: Path, display: str, encoding: str) -> str:
         raise SourceError(f"{display}: not valid {encoding} text ({exc})") from None
 
 
-def _split(text: str, options: SourceOptions, display: str) -> Iterator[tuple[int, list[str]]]:
-    """(line number, fields) of each non-blank line, after skip_rows.
+def split_rows(text: str, options: SourceOptions, display: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of each non-blank line, after skip_rows, split as the
+    mapping's `[source]` says (whitespace, or a csv separator with its quoting).
+
+    Public for the readers that take a file's rows without importing them (sim's
+    evaluation, the telemetry importer's whitespace blocks).
 
     Raises:
         SourceError: a field longer than MAX_FIELD_CHARS, or a line csv cannot split.
@@ -271,7 +276,7 @@ def read_rows(
         SourceError: the file cannot be read, is empty, or the mapping does not fit it.
     """
     options = spec.source
-    rows = _split(decode(path, display, options.encoding), options, display)
+    rows = split_rows(decode(path, display, options.encoding), options, display)
     if options.header:
         first = next(rows, None)
         if first is None:

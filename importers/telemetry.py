@@ -49,7 +49,7 @@ from thread.importers.mapping import (
     parse_template,
     template_fields,
 )
-from thread.importers.tabular import decode
+from thread.importers.tabular import decode, split_rows
 from thread.records import Origin, Record, Samples, node, rel
 
 __all__ = ["TelemetryImporter", "TelemetrySpec"]
@@ -199,12 +199,7 @@ class _Retyped(Exception):
 def _whitespace_blocks(path: Path, display: str, options: SourceOptions) -> Iterator[Any]:
     """Space-aligned text (C-MAPSS) in tables of rows, every column as text."""
 
-    text = decode(path, display, options.encoding)
-    lines = (
-        (number, line.split())
-        for number, line in enumerate(text.splitlines(), 1)
-        if number > options.skip_rows and line.strip()
-    )
+    lines = split_rows(decode(path, display, options.encoding), options, display)
     names = list(options.names)
     if options.header:
         first = next(lines, None)

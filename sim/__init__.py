@@ -1,12 +1,13 @@
 """Simulation: models calibrated on the thread's telemetry and history, runs in the graph.
 
-Import-light on purpose (the CLI imports it at start-up): the numeric modules
-(`sim.thermal`, `sim.rul`, `sim.reliability`, `sim.maintenance`) load when a model is
-used, through `sim.registry`. Scripts use `sim.api`, which mirrors `thread sim …`.
+Import-light on purpose (the CLI imports it at start-up): a model's numeric module
+(`sim.thermal`, `sim.rul`, `sim.reliability`, `sim.maintenance`) and its graph-facing
+procedures (`sim.procedures.<module>`) load when the model is used, through
+`sim.registry`. Scripts use `sim.api`, which mirrors `thread sim …`.
 """
 
 from __future__ import annotations
 
-from thread.sim.registry import get_model, model_names, register
+from thread.sim.registry import get_model, get_procedures, model_names, register
 
-__all__ = ["get_model", "model_names", "register"]
+__all__ = ["get_model", "get_procedures", "model_names", "register"]

@@ -75,7 +75,7 @@ def read_histories(path: Path, mapping: Path) -> tuple[list[History], list[str]]
         SourceError: unreadable file, wrong column count, non-numbers.
     """
     from thread.importers.mapping import load_mapping, parse_mapping, template_fields
-    from thread.importers.tabular import decode
+    from thread.importers.tabular import decode, split_rows
     from thread.importers.telemetry import TelemetrySpec
 
     spec = parse_mapping(load_mapping(mapping), "telemetry", str(mapping))
@@ -84,8 +84,7 @@ def read_histories(path: Path, mapping: Path) -> tuple[list[History], list[str]]
     if telemetry.index is None or telemetry.layout != "wide":
         raise SimError(f"{mapping}: evaluate needs a wide layout indexed by cycle (index = ...)")
     text = decode(path, str(path), options.encoding)
-    rows = [line.split() if options.separator == "whitespace" else line.split(options.separator)
-            for line in text.splitlines()[options.skip_rows :] if line.strip()]  # fmt: skip
+    rows = [fields for _, fields in split_rows(text, options, str(path))]
     names = list(options.names)
     if options.header and rows:
         names, rows = rows[0], rows[1:]

@@ -40,6 +40,7 @@ __all__ = [
     "read_series",
     "resolve_roles",
     "resolve_twin",
+    "role_series",
     "series_checksum",
     "unit_channels",
 ]
@@ -251,9 +252,34 @@ def resolve_roles(
     return chosen
 
 
+def role_series(
+    store: GraphStore,
+    unit: str,
+    roles: Sequence[Role],
+    overrides: Mapping[str, str] | None = None,
+) -> dict[str, Series]:
+    """The samples of the channel that fills each role on one unit (roles of one channel
+    each: a `many` role gets its first channel only).
+
+    Raises:
+        MissingInputError: a role no channel fills, an ambiguous one, or a channel that
+            has no samples in the store.
+    """
+    channels = unit_channels(store, [unit]).get(unit, [])
+    found = resolve_roles(roles, channels, unit, overrides)
+    series = read_series(store.data_dir, [infos[0] for infos in found.values()])
+    by_role = {}
+    for role, infos in found.items():
+        if infos[0].uid not in series:
+            raise MissingInputError(f"{infos[0].uid} has no samples in the store")
+        by_role[role] = series[infos[0].uid]
+    return by_role
+
+
 def _files(data_dir: Path, channels: Sequence[ChannelInfo]) -> tuple[list[str], list[int]]:
     """Each channel's Parquet files and, for each file, the index of its channel."""
-    files, owners = [], []
+    files: list[str] = []
+    owners: list[int] = []
     root = os.fspath(data_dir / TELEMETRY_DIR)
     for index, info in enumerate(channels):
         folder = f"{root}/{channel_folder_name(info.uid)}"

@@ -5,8 +5,8 @@ against, its parameters with units and bounds, the channel roles it reads, its o
 and the operations it supports (`calibrate`, `simulate`, `predict`). The metadata is
 what `thread sim models` lists and what the SimulationModel node records, so a run can
 always be read back against the schema it was made with. The operations take numpy
-arrays, not the graph: `sim.inputs` reads the graph and Parquet, `sim.api` wires the
-two together and records the run.
+arrays, not the graph: `sim.inputs` reads the graph and Parquet, the model's
+procedures (`sim.procedures`) wire the two together and record the run.
 """
 
 from __future__ import annotations

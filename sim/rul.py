@@ -82,7 +82,7 @@ class CrossValidation:
 
     @property
     def errors(self) -> np.ndarray:
-        return self.predicted - self.truth
+        return np.asarray(self.predicted - self.truth)
 
     def metrics(self) -> dict[str, float]:
         e = self.errors

@@ -40,6 +40,7 @@ __all__ = [
     "output_folder",
     "read_output",
     "record_runs",
+    "reusable_run",
 ]
 
 RunKind = Literal["calibration", "baseline", "what-if", "prediction"]
@@ -125,6 +126,27 @@ def content_hash(model: Model, run: NewRun) -> str:
         "derived_from": run.derived_from,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def reusable_run(store: GraphStore, model: Model, pending: NewRun, force: bool) -> RunRecord | None:
+    """The succeeded run recorded with this content, unless `force`.
+
+    Checked before computing, so a procedure asked for a run it has made already returns
+    the recorded one without fitting or simulating again (`record_runs` checks too, but
+    only once the result is computed).
+    """
+    if force:
+        return None
+    rows = store.read(
+        "MATCH (r:SimulationRun) WHERE r.model = $model AND r.content_hash = $h "
+        "AND r.status = 'succeeded' RETURN r.uid AS uid ORDER BY r.finished DESC LIMIT 1",
+        {"model": model.name, "h": content_hash(model, pending)},
+    )
+    if not rows:
+        return None
+    record = get_run(store, rows[0]["uid"])
+    record.reused = True
+    return record
 
 
 def _flat(value: Any) -> PropValue:

@@ -549,7 +549,7 @@ class ThermalPumpModel(Model):
         """Scenario arrays (load, duty, duty_period, limit, step, and any parameter such as
         t_ambient) of one length S → temperatures over the horizon, steady state (at the
         scenario's mean power) and time to the motor limit."""
-        values = {**self.scenario_defaults(), **{k: v for k, v in scenarios.items()}}
+        values: dict[str, Any] = {**self.scenario_defaults(), **scenarios}
         size = max(np.size(v) for v in values.values())
         arrays = {k: np.broadcast_to(np.asarray(v, float), (size,)) for k, v in values.items()}
         step = float(arrays["step"][0])

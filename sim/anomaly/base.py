@@ -71,7 +71,7 @@ def rows_times(rows: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """`rows @ matrix`, computed row by row in a fixed order: BLAS picks kernels by the
     number of rows, so `@` can round a row differently in a batch of 7 than in one of 700,
     and a live stream must score exactly as the file does."""
-    return np.einsum("ij,jk->ik", rows, matrix)
+    return np.asarray(np.einsum("ij,jk->ik", rows, matrix))
 
 
 def hysteresis(score: np.ndarray, on: float, off: float, state: bool) -> np.ndarray:

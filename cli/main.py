@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -26,6 +26,10 @@ from thread.cli.output import err
 from thread.cli.state import AppState
 from thread.errors import ThreadError
 
+if TYPE_CHECKING:
+    # what a group is handed: the click Context typer vendors, not typer.Context (its subclass)
+    from typer._click import Context
+
 __all__ = ["app", "run"]
 
 EXIT_ERROR = 1
@@ -35,7 +39,7 @@ EXIT_INTERRUPTED = 130
 class ThreadGroup(TyperGroup):
     """Turns library errors into `Error: …` on stderr and exit code 1 (130 on Ctrl-C)."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
         except ThreadError as exc:

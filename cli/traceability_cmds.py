@@ -11,7 +11,7 @@ from rich.tree import Tree
 
 from thread.cli.output import out, print_json
 from thread.cli.state import AppState
-from thread.diagram import Diagram, render_diagram
+from thread.diagram import Diagram, DiagramFormat, render_diagram
 from thread.queries.as_of import Item, as_of, diff
 from thread.queries.path import shortest_path
 from thread.queries.recall import Exposure, recall
@@ -27,6 +27,8 @@ class Shape(StrEnum):
     dot = "dot"
 
 
+_DIAGRAM_FORMATS: dict[Shape, DiagramFormat] = {Shape.mermaid: "mermaid", Shape.dot: "dot"}
+
 FORMAT = typer.Option(
     Shape.tree, "--format", "-f", help="tree for people, mermaid or dot to draw the graph."
 )
@@ -37,8 +39,9 @@ def _emit(data: dict[str, Any], diagram: Diagram, json_output: bool, shape: Shap
     if json_output:
         print_json(data)
         return True
-    if shape is not Shape.tree:
-        out.file.write(render_diagram(diagram, shape.value))
+    fmt = _DIAGRAM_FORMATS.get(shape)
+    if fmt is not None:
+        out.file.write(render_diagram(diagram, fmt))
         return True
     return False
 

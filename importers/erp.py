@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from thread.importers.base import ImportContext
 from thread.importers.tabular import Date, Number, Row, TabularImporter, row_props
-from thread.records import Origin, Record, node, rel
+from thread.records import Origin, PropValue, Record, node, rel
 
 __all__ = [
     "GenealogyImporter",
@@ -168,7 +168,11 @@ class GenealogyImporter(TabularImporter):
             child = ("Unit", onto.uid("Unit", row.child_part_number, row.child_serial))
         else:
             child = ("Lot", onto.uid("Lot", str(row.child_lot)))
-        props = {"valid_from": row.install_date, "quantity": row.quantity, **extra}
+        props: dict[str, PropValue] = {
+            "valid_from": row.install_date,
+            "quantity": row.quantity,
+            **extra,
+        }
         if row.find_number:
             props["find_number"] = row.find_number
         yield rel("CONTAINS", parent, child, props, key=row.install_date, origin=origin)

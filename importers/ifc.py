@@ -48,7 +48,7 @@ from collections.abc import Iterator
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from thread.errors import SourceError
 from thread.importers.base import ImportContext, Importer
@@ -151,15 +151,22 @@ def _open_model(path: Path, display: str) -> tuple[Any, list[str]]:
         )
     if b"END-ISO-10303-21" not in tail:
         raise SourceError(f"{display}: truncated IFC file (no 'END-ISO-10303-21;' at its end)")
-    ifcopenshell.get_log()  # forget what an earlier parse logged
+    _take_log()  # forget what an earlier parse logged
     try:
         model = ifcopenshell.open(str(path))
     except (ifcopenshell.Error, OSError, RuntimeError) as exc:
-        logged = _log_lines(path, ifcopenshell.get_log())
+        logged = _log_lines(path, _take_log())
         reason = str(exc).replace(", check logs", "")
         detail = f": {logged[0]}" if logged else ""
         raise SourceError(f"{display}: not a readable IFC file: {reason}{detail}") from None
-    return model, _log_lines(path, ifcopenshell.get_log())
+    return model, _log_lines(path, _take_log())
+
+
+def _take_log() -> str:
+    """What ifcopenshell has logged since it was last asked (asking empties the log)."""
+    import ifcopenshell
+
+    return str(ifcopenshell.get_log())  # type: ignore[no-untyped-call]  # unannotated in its stub
 
 
 def _by_type(model: Any, ifc_class: str) -> list[Any]:
@@ -185,11 +192,12 @@ def _attribute_names(qualified_class: str) -> frozenset[str]:
     import ifcopenshell.ifcopenshell_wrapper as wrapper
 
     schema, _, ifc_class = qualified_class.partition(".")
-    declaration = wrapper.schema_by_name(schema).declaration_by_name(ifc_class)
-    if not hasattr(declaration, "all_attributes"):
+    declaration = wrapper.schema_by_name(schema).declaration_by_name(ifc_class).as_entity()
+    if declaration is None:  # a type declaration, not an entity: it has no attributes
         return frozenset()
     names = {a.name() for a in declaration.all_attributes()}
-    return frozenset(names | {i.name() for i in declaration.all_inverse_attributes()})
+    inverse = declaration.all_inverse_attributes()  # their name() is unannotated in the stub
+    return frozenset(names | {i.name() for i in inverse})  # type: ignore[no-untyped-call]
 
 
 def _get(entity: Any, name: str) -> Any:
@@ -201,7 +209,7 @@ def _get(entity: Any, name: str) -> Any:
 def _flat(value: Any) -> PropValue:
     """An attribute or property value as a flat graph value (None when it has none)."""
     if value is None or type(value) in (str, int, bool):
-        return value  # the common case first: most values are plain
+        return cast(PropValue, value)  # the common case first: most values are plain
     if hasattr(value, "wrappedValue"):
         return _flat(value.wrappedValue)
     if isinstance(value, float):
@@ -251,7 +259,8 @@ class _Units:
         """The IfcUnitEnum of a measure class (IfcPositiveLengthMeasure -> LENGTHUNIT)."""
         unit_type = self._unit_types.get(measure_class)
         if unit_type is None:
-            unit_type = self._units.get_measure_unit_type(measure_class)
+            # typed as taking five measure classes; it reads any (IfcPositiveLengthMeasure …)
+            unit_type = self._units.get_measure_unit_type(measure_class)  # type: ignore[arg-type]
             self._unit_types[measure_class] = unit_type
         return unit_type
 
@@ -264,7 +273,7 @@ class _Units:
         if not hasattr(value, "is_a") or value.id():  # not a measure: a plain value or entity
             return _flat(value)
         flat = _flat(value[0])  # the wrapped value (value.wrappedValue, read faster)
-        if type(flat) in (int, float):
+        if isinstance(flat, int | float) and not isinstance(flat, bool):
             unit_type = self.unit_type(value.is_a())
             if unit_type in _CONVERTED_UNITS:
                 unit = holder.Unit if holder is not None else None
@@ -369,7 +378,8 @@ class _BuildingWalk:
             if relation.is_a("IfcRelDefinesByProperties"):  # IFC2X3 types are here too
                 defined = relation[_DEFINITION]  # IFC4: may be a set of them
                 definitions += [d for d in _many(defined) if d is not None]
-        psets, qsets = set(), set()
+        psets: set[str] = set()
+        qsets: set[str] = set()
         for definition in definitions:
             ifc_class = definition.is_a()
             name = definition[_ROOT_NAME] or ifc_class
@@ -425,7 +435,8 @@ class _BuildingWalk:
         known = self._attribute_types.get(ifc_class)
         if known is None:
             known = []
-            for attribute in self.schema.declaration_by_name(ifc_class).all_attributes():
+            declaration = self.schema.declaration_by_name(ifc_class).as_entity()
+            for attribute in declaration.all_attributes() if declaration else ():
                 if attribute.name() in _DEFINITION_ATTRIBUTES:
                     continue
                 kind = attribute.type_of_attribute()
@@ -647,7 +658,7 @@ def _degrees(angle: Any) -> float:
     """An IfcCompoundPlaneAngleMeasure (degrees, minutes, seconds, millionths) in
     decimal degrees; every part carries the sign."""
     parts = [*list(angle), 0, 0, 0][:4]
-    return parts[0] + parts[1] / 60 + parts[2] / 3600 + parts[3] / 3.6e9
+    return float(parts[0] + parts[1] / 60 + parts[2] / 3600 + parts[3] / 3.6e9)
 
 
 def _many(value: Any) -> list[Any]:

@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from thread.importers.base import ImportContext
 from thread.importers.tabular import Date, DateTime, Number, Row, TabularImporter, row_props
 from thread.ontology import Ontology
-from thread.records import IntervalEnd, Origin, Record, node, rel
+from thread.records import IntervalEnd, Origin, PropValue, Record, node, rel
 
 __all__ = ["ReplacementsImporter", "WorkOrdersImporter"]
 
@@ -136,7 +136,7 @@ class ReplacementsImporter(TabularImporter):
                 "REMOVED", event, removed, {"date": row.date, "from_unit": parent[1]}, origin=origin
             )
         if installed:
-            props = {
+            props: dict[str, PropValue] = {
                 "valid_from": row.date,
                 "quantity": row.quantity,
                 "installed_by": row.work_order,

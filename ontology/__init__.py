@@ -23,6 +23,7 @@ from thread.ontology.errors import (
 
 if TYPE_CHECKING:
     from rdflib import Graph
+    from rdflib.term import Node
 
 __all__ = [
     "ENTITY_LABEL",
@@ -179,11 +180,11 @@ def load() -> Ontology:
             raise OntologyError(f"{name!r} cannot be a label, type or property name")
         return name
 
-    def members(node: object) -> set[str]:
+    def members(node: Node) -> set[str]:
         """A class or an owl:unionOf list of classes, as local names."""
         if isinstance(node, URIRef):
             return {local(node)}
-        union = graph.value(node, OWL.unionOf)  # type: ignore[arg-type]
+        union = graph.value(node, OWL.unionOf)
         if union is None:
             raise OntologyError(f"unsupported class expression {node}")
         return {local(item) for item in Collection(graph, union)}
@@ -198,7 +199,7 @@ def load() -> Ontology:
             continue
         for prop in shapes.objects(shape, sh.property):
             min_count = shapes.value(prop, sh.minCount)
-            if min_count is not None and int(min_count) >= 1:
+            if min_count is not None and int(str(min_count)) >= 1:  # a literal's lexical form
                 path = shapes.value(prop, sh.path)
                 required_by_class.setdefault(local(target), set()).add(local(path))
 
@@ -217,14 +218,14 @@ def load() -> Ontology:
         classes[label] = ClassInfo(label, str(prefix), key, required, comment(cls), separator)
 
     narrowing: dict[tuple[str, str], set[str]] = {}
-    for cls in classes:
-        for parent in graph.objects(th[cls], RDFS.subClassOf):
+    for class_name in classes:
+        for parent in graph.objects(th[class_name], RDFS.subClassOf):
             if (parent, RDF.type, OWL.Restriction) not in graph:
                 continue
             on = graph.value(parent, OWL.onProperty)
             values = graph.value(parent, OWL.allValuesFrom)
             if on is not None and values is not None:
-                narrowing[(cls, local(on))] = members(values)
+                narrowing[(class_name, local(on))] = members(values)
 
     relations: dict[str, RelationInfo] = {}
     allowed: set[tuple[str, str, str]] = set()

@@ -6,7 +6,7 @@ import pytest
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 
 from thread import ontology
-from thread.errors import (
+from thread.ontology.errors import (
     InvalidTripleError,
     OntologyError,
     UnknownLabelError,

@@ -9,13 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from thread.errors import (
-    InvalidTripleError,
-    QueryError,
-    QueryTimeoutError,
-    ReadOnlyError,
-    UnknownLabelError,
-)
+from thread.errors import QueryError, QueryTimeoutError, ReadOnlyError
+from thread.ontology.errors import InvalidTripleError, UnknownLabelError
 from thread.stores import GraphStore
 from thread.stores.base import GraphStore as BaseStore
 

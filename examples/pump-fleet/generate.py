@@ -214,7 +214,8 @@ OPEN_ISSUE = (19, date(2025, 6, 12))
 
 
 def maintenance() -> None:
-    work, replacements = [], []
+    work: list[dict[str, Any]] = []
+    replacements: list[dict[str, Any]] = []
     number = 5000
 
     def order(

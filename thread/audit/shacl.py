@@ -261,9 +261,10 @@ def compile_shapes(shapes: Graph, onto: Ontology, onto_graph: Graph) -> list[Com
             allowed = None
             if listed is not None:
                 members = list(Collection(shapes, listed))
-                if relationship or not all(isinstance(m, Literal) for m in members):
+                literals = [m for m in members if isinstance(m, Literal)]
+                if relationship or len(literals) < len(members):
                     raise OntologyError(f"{where}: sh:in is compiled on literal properties only")
-                allowed = tuple(m.toPython() for m in members)
+                allowed = tuple(m.toPython() for m in literals)
             pattern = shapes.value(prop, sh.pattern)
             if pattern is not None and relationship:
                 raise OntologyError(f"{where}: sh:pattern applies to properties only")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from thread.audit.model import AuditUsageError, Severity
-from thread.audit.runner import AuditReport, RuleResult
+from thread.audit.runner import AuditReport, Outcome, RuleResult
 from thread.clock import utc_now
 from thread.rdf.export import export_graph
 from thread.rdf.vocabulary import NODE_BASE
@@ -133,6 +133,8 @@ def validate_store(
         for row in found:
             if row["severity"] == "error" or (row["severity"] == "warning" and worst == "info"):
                 worst = row["severity"]
+        outcome: Outcome
+        level: Severity | None
         if targets == 0:
             outcome, level, note = "vacuous", None, "checked nothing"
         elif found:

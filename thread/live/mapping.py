@@ -151,7 +151,7 @@ class TopicRule(BaseModel):
     @property
     def levels(self) -> list[str | None]:
         """Per topic level: its field name, or None for a literal level."""
-        return [(_fields(level) or [None])[0] for level in self.topic.split("/")]
+        return [next(iter(_fields(level)), None) for level in self.topic.split("/")]
 
 
 class MqttMapping(BaseModel):

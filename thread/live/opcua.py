@@ -98,7 +98,7 @@ class OpcuaIngest:
             self._thread = None
 
     async def _main(self, ready: threading.Event) -> None:
-        from asyncua import ua
+        from asyncua.ua.uaerrors import UaError  # asyncua.ua does not re-export it
 
         self._loop = asyncio.get_running_loop()
         stop = self._stop = asyncio.Event()
@@ -112,7 +112,7 @@ class OpcuaIngest:
                 return
             try:
                 await client.connect()
-            except (OSError, TimeoutError, ua.UaError) as exc:
+            except (OSError, TimeoutError, UaError) as exc:
                 self.sink.report(
                     LiveEvent(
                         "disconnected",
@@ -127,7 +127,7 @@ class OpcuaIngest:
             try:
                 await self._subscribe(client)
                 await stop.wait()
-            except (ThreadError, ua.UaError) as exc:
+            except (ThreadError, UaError) as exc:
                 self._give_up(str(exc))
                 return
             finally:

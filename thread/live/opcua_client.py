@@ -46,7 +46,7 @@ async def new_client(access: OpcuaAccess, *, auto_reconnect: bool = False) -> An
     Raises:
         OpcuaError: the security string names unknown policies or unreadable files.
     """
-    from asyncua import Client
+    from asyncua.client.client import Client  # asyncua's __init__ does not re-export it
 
     client = Client(access.endpoint, timeout=access.timeout_s, auto_reconnect=auto_reconnect)
     if access.username:
@@ -96,6 +96,7 @@ async def write_and_read_back(client: Any, node_text: str, value: float) -> tupl
         OpcuaError: the node is unknown, not numeric, or the server refused the write.
     """
     from asyncua import ua
+    from asyncua.ua.uaerrors import UaStatusCodeError  # ua does not re-export it
 
     node = await resolve_node(client, node_text)
     try:
@@ -116,6 +117,6 @@ async def write_and_read_back(client: Any, node_text: str, value: float) -> tupl
             raise OpcuaError(f"{node_text} is a {variant.name}, not a number Thread can set")
         await node.write_value(ua.DataValue(ua.Variant(typed, variant)))
         after = await node.read_value()
-    except ua.UaStatusCodeError as exc:
+    except UaStatusCodeError as exc:
         raise OpcuaError(f"{node_text}: the server refused: {exc}") from None
     return before, after

@@ -282,12 +282,12 @@ def _same(read_back: Any, value: float) -> bool:
 
 
 async def _write(access: OpcuaAccess, node_id: str, value: float) -> tuple[Any, Any]:
-    from asyncua import ua
+    from asyncua.ua.uaerrors import UaError  # asyncua.ua does not re-export it
 
     client = await new_client(access)
     try:
         await client.connect()
-    except (OSError, TimeoutError, ua.UaError) as exc:
+    except (OSError, TimeoutError, UaError) as exc:
         raise OpcuaError(
             f"cannot reach {display_endpoint(access.endpoint)}: {exc or type(exc).__name__}"
         ) from None

@@ -1,7 +1,7 @@
 """RDF: Thread's own export read back, and Brick / RealEstateCore building models.
 
 One file may hold both. A subject typed with a Thread class (`th:Unit`, …) is read back
-exactly as `thread.rdf` wrote it: its `th:uid`, its `th:` literals (typed literals back to
+exactly as `thread.rdf.export` wrote it: its `th:uid`, its `th:` literals (typed literals back to
 numbers, booleans, lists; dates to their ISO strings) and its `th:` relationships with the
 properties and key of their reified `rdf:Statement`. The alignment triples the export adds
 (Brick types, `brick:hasPart`, PROV-O) are derived data and are ignored, so export ->
@@ -50,7 +50,7 @@ from thread.clock import TIMESTAMP
 from thread.errors import Problem, SourceError
 from thread.importers.base import ImportContext, Importer
 from thread.ontology import NAMESPACE, Ontology
-from thread.records import NodeRecord, Notice, Origin, PropValue, Record, rel
+from thread.records import NodeRecord, Notice, Origin, PropValue, Record, RelRecord, rel
 
 if TYPE_CHECKING:
     pass
@@ -470,7 +470,7 @@ class _BrickReader:
             yield channel
             yield rel("HAS_CHANNEL", record, channel, origin=self.origin)
 
-    def _link(self, predicate: str, s: Any, o: Any, since: str) -> Record | None:
+    def _link(self, predicate: str, s: Any, o: Any, since: str) -> RelRecord | None:
         """The Thread relationship for one triple between two mapped entities."""
         for rel_type, reverse in self.predicates.get(predicate, ()):
             src, dst = (self.nodes[o], self.nodes[s]) if reverse else (self.nodes[s], self.nodes[o])

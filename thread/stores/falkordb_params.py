@@ -21,9 +21,10 @@ def literal(value: Any) -> str:
     """The Cypher literal of a parameter value, as the falkordb client writes it."""
     kind = type(value)
     if kind is str:
-        if "\\" in value or '"' in value:
-            value = value.replace("\\", "\\\\").replace('"', '\\"')
-        return '"' + value + '"'
+        text: str = value
+        if "\\" in text or '"' in text:
+            text = text.replace("\\", "\\\\").replace('"', '\\"')
+        return '"' + text + '"'
     if kind is dict:
         return "{" + ",".join([_key(k) + ":" + literal(v) for k, v in value.items()]) + "}"
     if kind is list or kind is tuple:

@@ -254,6 +254,7 @@ class FalkorDBStore(GraphStore):
         True when it was created."""
 
         def uid_constraint() -> dict[str, Any] | None:
+            constraint: dict[str, Any]  # the client is untyped
             for constraint in self._graph.list_constraints():
                 if (
                     constraint["type"] == "UNIQUE"

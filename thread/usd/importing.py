@@ -132,8 +132,9 @@ def flatten_value(prefix: str, value: Any, out: dict[str, PropValue]) -> None:
 
 
 @cache
-def _usd_types() -> tuple[type, type, tuple[type, ...]]:
-    """usd-core's asset path, time code and quaternion types (imported on first use)."""
+def _usd_types() -> tuple[Any, Any, tuple[Any, ...]]:
+    """usd-core's asset path, time code and quaternion types (imported on first use;
+    typed Any, as usd-core ships no type information)."""
     from pxr import Gf, Sdf
 
     return Sdf.AssetPath, Sdf.TimeCode, (Gf.Quatd, Gf.Quatf, Gf.Quath)
@@ -146,7 +147,7 @@ def _scalar(value: Any) -> PropValue:
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, asset_path):
-        return value.path
+        return str(value.path)
     if isinstance(value, time_code):
         return _scalar(value.GetValue())
     return str(value)

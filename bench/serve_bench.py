@@ -44,9 +44,9 @@ import httpx
 import query_bench
 
 from thread.clock import utc_now
-from thread.entities import get_entity
 from thread.http.tokens import TokenStore, tokens_file
 from thread.pipeline.imports import import_folder
+from thread.queries.show import get_entity
 from thread.queries.trace import trace
 from thread.queries.where_used import where_used
 from thread.stores import StoreSpec, open_store

@@ -8,8 +8,8 @@ from rich.tree import Tree
 
 from thread.cli.output import err, out, print_json, print_rows, rows_table, value_text
 from thread.cli.state import AppState
-from thread.entities import get_entity
 from thread.queries.query import parse_params, run_query
+from thread.queries.show import get_entity
 from thread.queries.status import store_status
 
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")

@@ -12,7 +12,8 @@ from rich.tree import Tree
 from thread.cli.output import out, print_json
 from thread.cli.state import AppState
 from thread.diagram import Diagram, DiagramFormat, render_diagram
-from thread.queries.as_of import Item, as_of, diff
+from thread.queries.as_of import Item, as_of
+from thread.queries.diff import diff
 from thread.queries.path import shortest_path
 from thread.queries.recall import Exposure, recall
 from thread.queries.trace import SECTIONS, Section, trace

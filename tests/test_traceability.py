@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 
 from thread.diagram import render_diagram
-from thread.entities import get_entity
 from thread.errors import NotFoundError
 from thread.live.alerts import alerts_for_unit
-from thread.queries.as_of import as_of, diff, structure
+from thread.queries.as_of import as_of, structure
+from thread.queries.diff import diff
 from thread.queries.path import shortest_path
 from thread.queries.recall import recall
+from thread.queries.show import get_entity
 from thread.queries.trace import SECTIONS, trace
 from thread.queries.twin import list_twins, show_twin
 from thread.queries.where_used import where_used

@@ -1,2 +1,2 @@
 """The questions people ask of the thread, one module per CLI verb: `trace`, `where-used`,
-`recall`, `as-of` and `diff`, `path`, `query`, `status`, `twin`."""
+`recall`, `as-of`, `diff`, `path`, `show`, `query`, `status`, `twin`."""

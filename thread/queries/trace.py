@@ -12,9 +12,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args
 
 from thread.diagram import Diagram
-from thread.entities import closest_uids, get_entity, primary_label, public_props
+from thread.entities import closest_uids, primary_label, public_props
 from thread.errors import NotFoundError
 from thread.queries.as_of import Item
+from thread.queries.show import get_entity
 from thread.records import uid_problem
 from thread.stores.base import GraphStore
 

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
-from thread.entities import get_entity
 from thread.http.bodies import body_doc, json_body
 from thread.http.deps import READ, SettingsDep, StoreDep
 from thread.http.query import bounded_query
+from thread.queries.show import get_entity
 from thread.queries.status import store_status
 
 __all__ = ["CypherQuery", "router"]

@@ -7,7 +7,8 @@ from fastapi import APIRouter, Query
 
 from thread.http.deps import READ, StoreDep
 from thread.http.errors import ApiError
-from thread.queries.as_of import as_of, diff
+from thread.queries.as_of import as_of
+from thread.queries.diff import diff
 from thread.queries.path import shortest_path
 from thread.queries.recall import recall
 from thread.queries.trace import SECTIONS, Section, trace

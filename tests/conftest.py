@@ -3,6 +3,10 @@
 The embedded backend always runs. Neo4j runs when NEO4J_URI points at a server, or when
 a Docker engine answers and testcontainers can start one; otherwise its cases skip with
 the reason.
+
+The public sample data comes from THREAD_SHARED_DATA or ../shared/data beside the checkout
+(support/data.py); without it the `shared_data` fixture skips with the reason. Plain
+helpers the test modules share (ports, counts, brokers, the Bolt stub) are in support/.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.data import NO_SHARED_DATA, SHARED_DATA
+from support.live import Mosquitto, mosquitto
 
 from thread.stores import GraphStore, open_store
 from thread.stores.embedded_server import EmbeddedServer
@@ -22,24 +28,6 @@ from thread.stores.embedded_server import EmbeddedServer
 pytest_plugins = ["cypher_check"]
 
 
-def _find_shared_data() -> Path | None:
-    """The public sample data: THREAD_SHARED_DATA, else ../shared/data beside the checkout,
-    else the workplace's copy (a clone elsewhere on the same machine)."""
-    candidates = [
-        os.environ.get("THREAD_SHARED_DATA"),
-        Path(__file__).resolve().parents[2] / "shared" / "data",
-        "/work/shared/data",
-    ]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "README.md").exists():
-            return Path(candidate)
-    return None
-
-
-SHARED_DATA = _find_shared_data()
-NO_SHARED_DATA = (
-    "the public sample data (../shared/data) is not beside this checkout; set THREAD_SHARED_DATA"
-)
 TEST_DATA = Path(__file__).resolve().parent / "data"
 
 
@@ -69,6 +57,14 @@ def shared_data() -> Path:
 def test_data() -> Path:
     """The project's own small fixtures (tests/data)."""
     return TEST_DATA
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A Mosquitto broker of the test's own on a free port; skipped with the reason when
+    Mosquitto is not installed."""
+    with mosquitto(tmp_path / "broker") as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

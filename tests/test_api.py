@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from support.net import free_port, wait_for_health
 from typer.testing import CliRunner
 
 from thread.cli.main import app as cli
@@ -65,6 +65,16 @@ def client(fleet_spec: str, tokens: dict[str, Any]) -> Iterator[TestClient]:
 
 def auth(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
+
+
+def finished_job(client: TestClient, job_id: str, secret: str, tries: int) -> dict[str, Any]:
+    """The job once it has succeeded or failed, or as it stands after `tries` polls."""
+    for _ in range(tries):
+        job: dict[str, Any] = client.get(f"/jobs/{job_id}", headers=auth(secret)).json()
+        if job["status"] in ("succeeded", "failed"):
+            break
+        time.sleep(0.05)
+    return job
 
 
 def cli_json(spec: str, *args: str) -> Any:
@@ -216,12 +226,7 @@ def test_an_import_job_reports_like_the_cli_and_records_who(
         started.status_code == 202
         and started.headers["Location"] == f"/jobs/{started.json()['id']}"
     )
-    job = started.json()
-    for _ in range(200):
-        job = client.get(f"/jobs/{job['id']}", headers=auth(tokens["read"])).json()
-        if job["status"] in ("succeeded", "failed"):
-            break
-        time.sleep(0.05)
+    job = finished_job(client, started.json()["id"], tokens["read"], tries=200)
     assert job["status"] == "succeeded", job["error"]
     report = job["result"][0]
     assert (report["source"], report["nodes"]["created"]) == ("extra-parts.csv", 2)
@@ -247,11 +252,7 @@ def test_two_concurrent_imports_both_land(
         for name, rows in files
     ]  # fmt: skip
     for job_id in jobs:
-        for _ in range(400):
-            job = client.get(f"/jobs/{job_id}", headers=auth(tokens["read"])).json()
-            if job["status"] in ("succeeded", "failed"):
-                break
-            time.sleep(0.05)
+        job = finished_job(client, job_id, tokens["read"], tries=400)
         assert job["status"] == "succeeded", job["error"]
     with open_store(fleet_spec) as store:
         landed = store.read(
@@ -265,12 +266,6 @@ def test_metrics_count_requests(client: TestClient, tokens: dict[str, Any]) -> N
     text = client.get("/metrics", headers=auth(tokens["read"])).text
     assert 'thread_http_requests_total{method="GET",route="/twins",status="200"}' in text
     assert "thread_store_query_seconds_count" in text
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_a_real_server_answers_and_stops_gracefully(tmp_path: Path) -> None:
@@ -288,12 +283,7 @@ def test_a_real_server_answers_and_stops_gracefully(tmp_path: Path) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        wait_for_health(port, tries=200)
         response = httpx.get(f"{base}/trace/unit:P-100/SN-0007", headers=auth(secret), timeout=10)
         assert response.status_code == 200 and response.json()["uid"] == "unit:P-100/SN-0007"
         # the CLI keeps working on the same folder while the server runs

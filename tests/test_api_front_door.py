@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from support.net import free_port, wait_for_health
 from typer.testing import CliRunner
 
 from thread.cli.main import app as cli
@@ -77,12 +78,6 @@ def auth(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("front-door") / "store"
@@ -109,12 +104,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         env={**env, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        for _ in range(400):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        wait_for_health(port, tries=400)
         yield Served(port, folder, secrets["read"], secrets["write"])
     finally:
         server.send_signal(signal.SIGTERM)

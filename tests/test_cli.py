@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from support.processes import modules_imported_by
 from typer.testing import CliRunner
 
 from thread.cli.main import app
@@ -36,15 +37,9 @@ def store_arg(embedded_home: Path) -> list[str]:
 
 def test_help_does_not_import_heavy_modules() -> None:
     code = (
-        "import sys\n"
-        "from thread.cli.main import app\n"
-        "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
-        f"print([m for m in {HEAVY!r} if m in sys.modules])"
+        "from thread.cli.main import app\ntry:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert modules_imported_by(code, HEAVY) == []
 
 
 def test_version() -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.graph import counts
 
 from thread import ontology
 from thread.errors import SourceError
@@ -29,12 +30,6 @@ from thread.stores import GraphStore
 
 ONTO = ontology.load()
 EXAMPLE_BUILDING = Path(__file__).resolve().parents[1] / "examples" / "pump-fleet" / "building"
-
-
-def counts(store: GraphStore) -> tuple[int, int]:
-    nodes = store.read("MATCH (n) RETURN count(n) AS c")[0]["c"]
-    rels = store.read("MATCH ()-[r]->() RETURN count(r) AS c")[0]["c"]
-    return nodes, rels
 
 
 def import_ifc(store: GraphStore, path: Path, mapping: Path | None = None) -> ImportReport:

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from support.graph import counts
 from typer.testing import CliRunner
 
 from thread.errors import SourceError, ValidationError
@@ -18,12 +19,6 @@ from thread.stores import GraphStore
 from thread.telemetry.datasets import channel_folder, channel_folder_name, read_channel
 
 PARTS = "part_number,name\nP-1,Pump\nB-2,Bearing\n"
-
-
-def counts(store: GraphStore) -> tuple[int, int]:
-    nodes = store.read("MATCH (n) RETURN count(n) AS c")[0]["c"]
-    rels = store.read("MATCH ()-[r]->() RETURN count(r) AS c")[0]["c"]
-    return nodes, rels
 
 
 def names(store: GraphStore) -> dict[str, str]:

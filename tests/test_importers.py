@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support.graph import counts
 
 from thread.errors import SourceError, ThreadError, ValidationError
 from thread.pipeline.imports import ImportOptions, import_file
@@ -16,12 +17,6 @@ from thread.stores import GraphStore
 def lifecycle(test_data: Path, tmp_path: Path) -> Path:
     """A private copy of tests/data/lifecycle, so tests can edit files."""
     return Path(shutil.copytree(test_data / "lifecycle", tmp_path / "lifecycle"))
-
-
-def counts(store: GraphStore) -> tuple[int, int]:
-    nodes = store.read("MATCH (n) RETURN count(n) AS c")[0]["c"]
-    rels = store.read("MATCH ()-[r]->() RETURN count(r) AS c")[0]["c"]
-    return nodes, rels
 
 
 def load(store: GraphStore, folder: Path, *kinds: str) -> None:

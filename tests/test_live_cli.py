@@ -11,11 +11,11 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.live import Mosquitto, Publisher, mosquitto
+from support.live import Mosquitto, Publisher
+from support.processes import modules_imported_by
 from typer.testing import CliRunner
 
 from thread.cli.main import app as cli_app
@@ -26,12 +26,6 @@ from thread.telemetry.segments import read_good_samples
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 MAPPING = TESTS / "data" / "live" / "plant-json.toml"
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    with mosquitto(tmp_path / "broker") as running:
-        yield running
 
 
 @pytest.fixture
@@ -166,15 +160,10 @@ def test_calibrate_and_alerts_on_file_telemetry(
 
 def test_help_does_not_import_heavy_modules() -> None:
     code = (
-        "import sys\n"
         "from typer.testing import CliRunner\n"
         "from thread.cli.main import app\n"
         "for args in (['--help'], ['ingest', '--help'], ['ingest', 'mqtt', '--help'], ['detect', 'evaluate', '--help'], ['act', '--help']):\n"
         "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
-        "heavy = ('pyarrow', 'scipy', 'numpy', 'paho', 'asyncua')\n"
-        "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=TESTS, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "[]"
+    heavy = ("pyarrow", "scipy", "numpy", "paho", "asyncua")
+    assert modules_imported_by(code, heavy, cwd=TESTS) == []

@@ -9,12 +9,11 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from support.live import Mosquitto, Publisher, mosquitto
+from support.live import Mosquitto, Publisher
 from typer.testing import CliRunner
 
 from thread.cli.main import app as cli_app
@@ -117,12 +116,6 @@ def test_alignment_averages_per_period_and_holds_silent_channels() -> None:
     )
     assert times.tolist() == [second, 2 * second]
     assert rows.tolist() == [[5.0, 10.0], [7.0, 10.0]]
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    with mosquitto(tmp_path / "broker") as running:
-        yield running
 
 
 def _stream(

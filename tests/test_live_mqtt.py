@@ -7,11 +7,9 @@ import json
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from support.live import Mosquitto, Publisher, mosquitto
 
 from thread.live.ingest import IngestOptions, ingest_mqtt
@@ -26,12 +24,6 @@ from thread.telemetry.segments import read_good_samples
 MAPPING = Path(__file__).parent / "data" / "live" / "plant-json.toml"
 METRICS = Path(__file__).parent / "data" / "live" / "plant-metrics.toml"
 T0 = 1_700_000_000_000  # ms
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    with mosquitto(tmp_path / "broker") as running:
-        yield running
 
 
 class Ingest:

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from boltstub import failing_tx, free_port, run_stub, script, tx
+from support.boltstub import failing_tx, run_stub, script, tx
+from support.neo4j_schema import ONTO, creating_schema, index_rows, show_indexes
+from support.net import free_port
 
-from thread import ontology
 from thread.errors import (
     QueryError,
     QueryMemoryError,
@@ -28,32 +29,7 @@ from thread.errors import (
     StoreError,
 )
 from thread.stores import open_store
-from thread.stores.neo4j_store import SHOW_INDEXES, Neo4jStore, data_dir_for, schema_statements
-
-ONTO = ontology.load()
-
-
-def _index_rows(onto: ontology.Ontology) -> list[list[Any]]:
-    """SHOW INDEXES of a database where Thread's schema is complete."""
-    rows: list[list[Any]] = [
-        ["thread_entity_uid", "RANGE", ["Entity"], ["uid"], "thread_entity_uid"],
-        ["index_lookup", "LOOKUP", None, None, None],
-    ]
-    for statement in schema_statements(onto)[2:]:
-        label = statement.split("FOR (n:`")[1].split("`")[0]
-        prop = statement.split("ON (n.`")[1].split("`")[0]
-        rows.append([f"thread_{label}_{prop}", "RANGE", [label], [prop], None])
-    return rows
-
-
-def show_indexes(rows: list[list[Any]], bookmark: str = "bm:schema") -> str:
-    return tx(
-        SHOW_INDEXES,
-        mode="r",
-        fields=["name", "type", "labelsOrTypes", "properties", "owningConstraint"],
-        records=rows,
-        commit_bookmark=bookmark,
-    )
+from thread.stores.neo4j_store import Neo4jStore, data_dir_for
 
 
 def store(address: str, **kwargs: Any) -> Neo4jStore:
@@ -101,15 +77,6 @@ def test_every_transaction_carries_the_bookmark_of_the_write_before(tmp_path: Pa
         neo.write("MATCH (n) SET n.seen = true")
 
 
-def creating_schema() -> list[str]:
-    """What opening an empty database sends: the listing, then each statement in its own
-    write transaction, each carrying the bookmark of the one before."""
-    body = [show_indexes([], bookmark="bm:0")]
-    for number, statement in enumerate(schema_statements(ONTO)[1:]):
-        body.append(tx(statement, bookmarks=[f"bm:{number}"], commit_bookmark=f"bm:{number + 1}"))
-    return body
-
-
 def test_opening_a_new_database_creates_the_schema_in_write_transactions(tmp_path: Path) -> None:
     with run_stub(script(*creating_schema()), tmp_path) as stub:
         neo = open_store(f"bolt://{stub.address}", password="secret")
@@ -117,12 +84,12 @@ def test_opening_a_new_database_creates_the_schema_in_write_transactions(tmp_pat
 
 
 def test_opening_a_ready_database_only_lists_its_indexes(tmp_path: Path) -> None:
-    with run_stub(script(show_indexes(_index_rows(ONTO))), tmp_path) as stub:
+    with run_stub(script(show_indexes(index_rows(ONTO))), tmp_path) as stub:
         open_store(f"bolt://{stub.address}", password="secret").close()
 
 
 def test_an_index_on_uid_that_is_not_a_constraint_is_reported(tmp_path: Path) -> None:
-    rows = _index_rows(ONTO)
+    rows = index_rows(ONTO)
     rows[0] = ["my_uid_index", "RANGE", ["Entity"], ["uid"], None]
     with (
         run_stub(script(show_indexes(rows)), tmp_path) as stub,

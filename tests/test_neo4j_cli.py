@@ -8,15 +8,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from boltstub import chain, run_stub, script, tx
-from test_neo4j_adapter import ONTO, _index_rows, creating_schema, show_indexes
+from support.boltstub import chain, run_stub, script, tx
+from support.neo4j_schema import ONTO, creating_schema, index_rows, show_indexes
 from typer.testing import CliRunner
 
 from thread.cli.main import app
 
 runner = CliRunner()
 LIFECYCLE = Path(__file__).resolve().parent / "data" / "lifecycle"
-READY = show_indexes(_index_rows(ONTO), bookmark="bm:0")
+READY = show_indexes(index_rows(ONTO), bookmark="bm:0")
 
 
 def thread(address: str, *args: str) -> tuple[int, str, str]:

@@ -10,8 +10,8 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from conftest import NO_SHARED_DATA, SHARED_DATA
 from rdflib import OWL, RDF, RDFS, Graph, URIRef
+from support.data import NO_SHARED_DATA, SHARED_DATA
 
 from thread.pipeline.imports import ImportOptions, import_file
 from thread.stores import GraphStore

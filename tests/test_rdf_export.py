@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 import typer
-from conftest import NO_SHARED_DATA, SHARED_DATA
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from rdflib.compare import isomorphic
+from support.data import NO_SHARED_DATA, SHARED_DATA
 from typer.testing import CliRunner
 
 from thread.cli import export_cmds

@@ -15,4 +15,3 @@ def test_ruff_check_and_format() -> None:
             [sys.executable, "-m", "ruff", *args], cwd=ROOT, capture_output=True, text=True
         )
         assert result.returncode == 0, result.stdout + result.stderr
-

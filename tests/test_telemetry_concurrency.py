@@ -8,6 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from support.processes import exited_pid
+
 from thread.stores import open_store
 from thread.telemetry.datasets import TELEMETRY_DIR
 
@@ -70,15 +72,8 @@ def test_an_import_removes_what_a_killed_import_staged(tmp_path: Path) -> None:
 
         import_file(store, "telemetry", data)
         channels = store.data_dir / TELEMETRY_DIR
-        gone = subprocess.run(
-            [sys.executable, "-c", "import os; print(os.getpid())"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        stale = [
-            folder / f".part.{gone.stdout.strip()}.tmp" for folder in sorted(channels.iterdir())
-        ]
+        gone = exited_pid()
+        stale = [folder / f".part.{gone}.tmp" for folder in sorted(channels.iterdir())]
         for path in stale:
             path.write_bytes(b"left by a killed import")
         import_file(store, "telemetry", _samples(tmp_path / "more.csv", 2))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.graph import counts
 
 from thread import ontology
 from thread.errors import SourceError
@@ -25,12 +26,6 @@ from thread.stores import GraphStore
 
 ONTO = ontology.load()
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "pump-fleet"
-
-
-def counts(store: GraphStore) -> tuple[int, int]:
-    nodes = store.read("MATCH (n) RETURN count(n) AS c")[0]["c"]
-    rels = store.read("MATCH ()-[r]->() RETURN count(r) AS c")[0]["c"]
-    return nodes, rels
 
 
 def prim(store: GraphStore, scene: str, path: str) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Real components for the live tests: a Mosquitto broker and an asyncua pump server, each
-on a free localhost port, and the `thread` app with the live commands registered.
+on a free localhost port.
 
-Helpers only (no tests here): the test modules wrap them in fixtures.
+Helpers only (no tests here): conftest.py's `broker` and the test modules wrap them in
+fixtures.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import getpass
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -23,24 +23,9 @@ from typing import Any
 
 import pytest
 
+from support.net import free_port, wait_for_port
+
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.02)
-    raise TimeoutError(f"nothing listens on port {port}")
 
 
 def require_mosquitto() -> None:

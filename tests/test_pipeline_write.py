@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from support.graph import counts
+from support.processes import exited_pid
 
 from thread import ontology
 from thread.errors import Problem, StoreError, ValidationError
@@ -26,12 +28,6 @@ def parts(count: int, *, name: str = "Part", start: int = 0) -> Iterator[Record]
         yield part
         yield revision
         yield rel("HAS_REVISION", part, revision, origin=origin)
-
-
-def counts(store: GraphStore) -> tuple[int, int]:
-    nodes = store.read("MATCH (n) RETURN count(n) AS c")[0]["c"]
-    rels = store.read("MATCH ()-[r]->() RETURN count(r) AS c")[0]["c"]
-    return nodes, rels
 
 
 def test_import_writes_records_with_provenance(store: GraphStore) -> None:
@@ -378,19 +374,11 @@ def test_text_no_store_can_keep_is_refused_before_anything_is_written(
 
 def test_a_run_whose_process_died_is_marked_interrupted(store: GraphStore) -> None:
     """A killed import used to leave its ImportRun 'running' for good."""
-    import subprocess
-    import sys
-
     from thread.pipeline.import_runs import process_identity
     from thread.queries.status import store_status
 
-    gone = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    dead = {**process_identity(), "pid": int(gone.stdout), "process_started": "1"}
+    gone = exited_pid()
+    dead = {**process_identity(), "pid": gone, "process_started": "1"}
     alive = process_identity()
     for run, who in (("run:dead", dead), ("run:alive", alive)):
         store.upsert_nodes(
@@ -412,7 +400,7 @@ def test_a_run_whose_process_died_is_marked_interrupted(store: GraphStore) -> No
     runs = {run["uid"]: run["status"] for run in store_status(store, repair=True).import_runs}
     assert runs == {"run:dead": "interrupted", "run:alive": "running"}
     error = store.read("MATCH (r:ImportRun {uid: 'run:dead'}) RETURN r.error AS e")[0]["e"]
-    assert f"pid {gone.stdout.strip()}" in error and "run the import again" in error
+    assert f"pid {gone}" in error and "run the import again" in error
 
 
 def test_each_run_records_its_process(store: GraphStore) -> None:

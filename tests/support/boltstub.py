@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,13 +25,14 @@ from typing import Any
 
 import pytest
 
+from support.net import free_port
+
 __all__ = [
     "NO_BOLTSTUB",
     "TOOLS",
     "BoltStub",
     "chain",
     "failing_tx",
-    "free_port",
     "run_stub",
     "script",
     "tx",
@@ -40,12 +40,10 @@ __all__ = [
 
 
 def _find_tools() -> Path | None:
-    """The stub: THREAD_SHARED_TOOLS, else ../shared/tools beside the checkout, else the
-    workplace's copy."""
+    """The stub: THREAD_SHARED_TOOLS, else ../shared/tools beside the checkout."""
     candidates = [
         os.environ.get("THREAD_SHARED_TOOLS"),
-        Path(__file__).resolve().parents[2] / "shared" / "tools",
-        "/work/shared/tools",
+        Path(__file__).resolve().parents[3] / "shared" / "tools",
     ]
     for candidate in candidates:
         if candidate and (Path(candidate) / "neo4j-boltstub" / "boltstub").is_dir():
@@ -58,12 +56,6 @@ NO_BOLTSTUB = (
     "Neo4j's scripted Bolt server (../shared/tools/neo4j-boltstub) is not beside this "
     "checkout; set THREAD_SHARED_TOOLS"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _jolt(value: Any) -> str:

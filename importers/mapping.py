@@ -1,7 +1,8 @@
 """Mapping files: how a real export's columns become Thread's fields, without code.
 
-A mapping is a TOML file (see `importers/mappings/` for the documented default of each
-kind and `examples/mappings/` for real exports):
+A mapping is a TOML file. The ones Thread ships are in `importers/mappings/`: the
+documented default of each kind, and named layouts (`cmapss`); `examples/mappings/` has
+mappings of real exports, and the tests' own are beside their files in `tests/data/`:
 
     kind = "work-orders"          # the importer it is for (checked when given)
 

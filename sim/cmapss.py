@@ -3,7 +3,7 @@
 `evaluate` is the one place `sim` reads files directly: it trains on a run-to-failure
 file, predicts the last cycle of each test unit and compares with the published truth
 (one RUL per test unit, in unit order), importing nothing. The layout comes from a
-telemetry mapping (`cmapss`, shipped in sim/mappings/, or any mapping file).
+telemetry mapping (`cmapss`, shipped in importers/mappings/, or any mapping file).
 """
 
 from __future__ import annotations
@@ -54,11 +54,11 @@ class Evaluation:
 
 
 def mapping_path(name: str) -> Path:
-    """A named mapping shipped with sim (`cmapss`), or a path to a mapping file."""
+    """A named layout Thread ships (`cmapss`, in importers/mappings/), or a path to a mapping file."""
     candidate = Path(name)
     if candidate.suffix == ".toml" or candidate.exists():
         return candidate
-    shipped = resources.files("thread.sim").joinpath(f"mappings/{name}.toml")
+    shipped = resources.files("thread.importers").joinpath(f"mappings/{name}.toml")
     if not shipped.is_file():
         raise SimError(f"no mapping named {name!r}; give `cmapss` or the path to a mapping file")
     return Path(str(shipped))

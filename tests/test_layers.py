@@ -125,7 +125,7 @@ def test_the_wheel_adds_one_import_name(wheel: Path) -> None:
     for shipped in (
         "thread/ontology/thread.ttl",
         "thread/importers/mappings/bom.toml",
-        "thread/sim/mappings/cmapss.toml",
+        "thread/importers/mappings/cmapss.toml",
         "thread/cli/main.py",
     ):
         assert shipped in names

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-__all__ = ["TIMESTAMP", "from_epoch", "utc_now", "utc_text"]
+__all__ = ["TIMESTAMP", "from_epoch", "utc_now", "utc_text", "utc_today"]
 
 TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
 """The one timestamp form Thread stores (UTC, seconds)."""
@@ -23,6 +23,11 @@ def utc_text(moment: datetime) -> str:
 def utc_now() -> str:
     """Now, in Thread's form."""
     return utc_text(datetime.now(UTC))
+
+
+def utc_today() -> str:
+    """Today's date in UTC, YYYY-MM-DD (the form dates take in the graph)."""
+    return datetime.now(UTC).date().isoformat()
 
 
 def from_epoch(seconds: float) -> str:

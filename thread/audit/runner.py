@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,7 +42,7 @@ from thread.audit.model import (
     severity_rank,
 )
 from thread.audit.shacl import shapes_rule
-from thread.clock import utc_now
+from thread.clock import utc_now, utc_today
 from thread.entities import require_entity
 from thread.errors import ThreadError
 from thread.pipeline.write import ProgressCallback, Source, ThreadService
@@ -257,7 +257,7 @@ def twin_units(store: GraphStore, uid: str, as_of: str) -> list[str]:
 
 def _audit_date(as_of: str | None) -> str:
     if as_of is None:
-        return datetime.now(UTC).date().isoformat()
+        return utc_today()
     try:
         return date.fromisoformat(as_of[:10]).isoformat()
     except ValueError:

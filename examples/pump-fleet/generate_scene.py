@@ -131,7 +131,8 @@ def write_building(path: Path, rng: random.Random) -> Path:
     project = create(model, ifc_class="IfcProject", name="Pump fleet")
     millimetre = ifcopenshell.api.unit.add_si_unit(model, unit_type="LENGTHUNIT", prefix="MILLI")
     area = ifcopenshell.api.unit.add_si_unit(model, unit_type="AREAUNIT")
-    ifcopenshell.api.unit.assign_unit(model, units=[millimetre, area])
+    # assign_unit keeps the units in a set, whose order changes from run to run
+    project.UnitsInContext = model.createIfcUnitAssignment([millimetre, area])
     site = create(model, ifc_class="IfcSite", name="Plant site")
     building = create(model, ifc_class="IfcBuilding", name="Pump station")
     storey = create(model, ifc_class="IfcBuildingStorey", name="Ground floor")

@@ -24,7 +24,7 @@ from thread.cli import (
 )
 from thread.cli.output import err
 from thread.cli.state import AppState
-from thread.errors import ThreadError
+from thread.errors import ThreadError, UsageError
 
 if TYPE_CHECKING:
     # what a group is handed: the click Context typer vendors, not typer.Context (its subclass)
@@ -33,11 +33,13 @@ if TYPE_CHECKING:
 __all__ = ["app", "run"]
 
 EXIT_ERROR = 1
+EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
 class ThreadGroup(TyperGroup):
-    """Turns library errors into `Error: …` on stderr and exit code 1 (130 on Ctrl-C)."""
+    """Turns library errors into `Error: …` on stderr and exit code 1, or 2 for a value the
+    user gave that Thread does not accept (130 on Ctrl-C)."""
 
     def invoke(self, ctx: Context) -> Any:
         try:
@@ -47,7 +49,7 @@ class ThreadGroup(TyperGroup):
                 raise
             # the message is text, not markup: "[properties]" must print as it is
             err.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True, highlight=False)
-            raise typer.Exit(EXIT_ERROR) from None
+            raise typer.Exit(EXIT_USAGE if isinstance(exc, UsageError) else EXIT_ERROR) from None
         except KeyboardInterrupt:
             err.print("interrupted")
             raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -5,9 +5,19 @@ is written by this module, so that they sort and compare as text."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-__all__ = ["TIMESTAMP", "from_epoch", "utc_now", "utc_text", "utc_today"]
+from thread.errors import UsageError
+
+__all__ = [
+    "TIMESTAMP",
+    "from_epoch",
+    "parse_day",
+    "parse_moment",
+    "utc_now",
+    "utc_text",
+    "utc_today",
+]
 
 TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
 """The one timestamp form Thread stores (UTC, seconds)."""
@@ -33,3 +43,40 @@ def utc_today() -> str:
 def from_epoch(seconds: float) -> str:
     """Seconds since the Unix epoch, in Thread's form."""
     return utc_text(datetime.fromtimestamp(seconds, UTC))
+
+
+DAY_FORMS = "a date YYYY-MM-DD"
+MOMENT_FORMS = "a date YYYY-MM-DD or a UTC time YYYY-MM-DDTHH:MM:SSZ"
+
+
+def parse_day(text: str, what: str) -> str:
+    """A date the user gave, checked: `what` names it in the error (e.g. "--as-of").
+
+    Dates are compared as text in the graph, so "2024-13-01" or "yesterday" would give a
+    confident wrong answer instead of an error.
+
+    Raises:
+        UsageError: not a real date in the form YYYY-MM-DD.
+    """
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text).isoformat()
+    except ValueError:
+        pass
+    raise UsageError(f"{what}: {text!r} is not {DAY_FORMS}")
+
+
+def parse_moment(text: str, what: str) -> str:
+    """A date or UTC time the user gave, checked, in the form it is compared in.
+
+    Raises:
+        UsageError: neither a real date YYYY-MM-DD nor a UTC time YYYY-MM-DDTHH:MM:SSZ.
+    """
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text).isoformat()
+        if len(text) == 20:
+            return utc_text(datetime.strptime(text, TIMESTAMP))
+    except ValueError:
+        pass
+    raise UsageError(f"{what}: {text!r} is not {MOMENT_FORMS}")

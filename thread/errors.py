@@ -20,12 +20,19 @@ __all__ = [
     "SourceError",
     "StoreError",
     "ThreadError",
+    "UsageError",
     "ValidationError",
 ]
 
 
 class ThreadError(Exception):
     """Root of every error Thread raises on purpose."""
+
+
+class UsageError(ThreadError):
+    """A value the user gave (an argument, an option, an HTTP parameter) is not one Thread
+    accepts: the CLI exits 2, HTTP answers 422. The message names the value and the forms
+    accepted."""
 
 
 class StoreError(ThreadError):

@@ -24,6 +24,7 @@ from thread.errors import (
     SourceError,
     StoreError,
     ThreadError,
+    UsageError,
     ValidationError,
 )
 from thread.http.tokens import TokenError
@@ -48,6 +49,7 @@ class ApiError(Exception):
 
 
 _STATUSES: list[tuple[type[ThreadError], int, str]] = [
+    (UsageError, 422, "bad_parameters"),
     (ValidationError, 400, "validation"),
     (SourceError, 400, "source"),
     (NotFoundError, 404, "not_found"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -191,6 +192,20 @@ def test_docs_need_a_token_unless_the_service_is_asked_to_serve_them(
     with TestClient(create_app(settings)) as open_docs:
         for path in ("/docs", "/redoc", "/openapi.json"):
             assert open_docs.get(path).status_code == 200
+
+
+def test_the_docs_load_nothing_from_the_network(served: Served) -> None:
+    """Every script, style and icon the docs pages name is served by Thread itself."""
+    settings = Settings(store=f"embedded:{served.folder.parent / 'offline'}", docs=True)
+    with TestClient(create_app(settings)) as open_docs:
+        for page in ("/docs", "/redoc"):
+            html = open_docs.get(page).text
+            assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+            assert assets, page
+            for asset in assets:
+                assert asset.startswith("/"), (page, asset)  # no CDN, no other host
+                assert open_docs.get(asset).status_code == 200, asset
+            assert "fonts.googleapis" not in html
 
 
 def test_every_refusal_has_threads_shape(served: Served, client: TestClient) -> None:

@@ -8,9 +8,11 @@ endpoints live in `thread.http.routes`, one router per tag; this module assemble
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 
 from thread import __version__
@@ -64,20 +66,27 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         store.close()
 
 
+DOCS_ASSETS = "/docs/assets"
+"""Where `--docs` serves Swagger UI's and ReDoc's scripts, styles and icon."""
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The application, with its store opened on startup and closed (saved) on shutdown.
 
     Routes reach the settings, tokens and metrics (kept here) and the store and jobs (kept
     by the lifespan) on `app.state`, through the dependencies of `thread.http.deps`."""
-    app = FastAPI(
-        title="Thread",
-        version=__version__,
-        description="The digital thread over HTTP: the same questions and JSON as the `thread` CLI.",
-        lifespan=_lifespan,
-        openapi_url="/openapi.json" if settings.docs else None,
-        docs_url="/docs" if settings.docs else None,
-        redoc_url="/redoc" if settings.docs else None,
-    )
+    about: dict[str, Any] = {
+        "title": "Thread",
+        "version": __version__,
+        "description": "The digital thread over HTTP: the same questions and JSON as the `thread` CLI.",
+        "lifespan": _lifespan,
+    }
+    if settings.docs:
+        # plant networks are often offline: Swagger UI and ReDoc come from the package,
+        # not from a CDN
+        app = FastAPIOffline(static_url=DOCS_ASSETS, **about)
+    else:
+        app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, **about)
     app.state.settings = settings
     app.state.tokens = TokenStore(settings.tokens)
     app.state.metrics = metrics = Metrics()

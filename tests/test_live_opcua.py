@@ -8,9 +8,11 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.live import PumpServer, pump_server
+from support.net import free_port
 from typer.testing import CliRunner
 
 from thread.cli.main import app as cli_app
@@ -270,3 +272,53 @@ def test_act_command_line(pump: GraphStore, server: PumpServer) -> None:
     assert done.exit_code == 0, done.output
     assert '"status": "confirmed"' in done.stdout and '"read_back": 1200.0' in done.stdout
     assert server.read("SpeedSetpoint") == 1200.0
+
+
+_NO_NODE_MAPPING = """kind = "opcua"
+publishing_interval_ms = 50
+
+[[nodes]]
+node = "nsu=urn:thread:test-pump;s=Pump1.NoSuchNode"
+sensor = "PUMP-9"
+channel = "temperature"
+unit = "degC"
+"""
+
+
+def _ingest_cli(store: GraphStore, endpoint: str, mapping: Path) -> Any:
+    spec = f"embedded:{store.folder}#{store.graph_name}"  # type: ignore[attr-defined]
+    return CliRunner().invoke(
+        cli_app,
+        ["--store", spec, "--quiet", "ingest", "opcua", "--endpoint", endpoint,
+         "--mapping", str(mapping), "--create-missing", "--flush-interval", "0.1",
+         "--duration", "1.5"],
+    )  # fmt: skip
+
+
+def _opcua_runs(store: GraphStore) -> list[dict[str, Any]]:
+    return store.read(
+        "MATCH (r:ImportRun {importer: 'live-opcua'}) RETURN r.status AS status, r.error AS error"
+    )
+
+
+def test_an_ingest_whose_mapping_matches_no_node_fails(
+    embedded_store: GraphStore, server: PumpServer, tmp_path: Path
+) -> None:
+    mapping = tmp_path / "none.toml"
+    mapping.write_text(_NO_NODE_MAPPING, encoding="utf-8")
+    result = _ingest_cli(embedded_store, server.endpoint, mapping)
+    assert result.exit_code == 1, result.output
+    assert "no sample was stored (0 received)" in result.stderr
+    [run] = _opcua_runs(embedded_store)
+    assert run["status"] == "failed" and "no sample was stored" in run["error"]
+
+
+def test_an_ingest_in_which_nothing_arrives_fails(
+    embedded_store: GraphStore, tmp_path: Path
+) -> None:
+    result = _ingest_cli(embedded_store, f"opc.tcp://127.0.0.1:{free_port()}/pump", MAPPING)
+    assert result.exit_code == 1, result.output
+    assert "no sample was stored" in result.stderr
+    assert [r["status"] for r in _opcua_runs(embedded_store)] == ["failed"]
+    samples = "MATCH (c:Channel) WHERE c.count > 0 RETURN count(c) AS c"
+    assert embedded_store.read(samples) == [{"c": 0}]

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from thread.cli import export_cmds
 from thread.cli.main import ThreadGroup, main
-from thread.errors import NotFoundError
+from thread.errors import NotFoundError, SourceError
 from thread.pipeline.imports import import_file
 from thread.pipeline.write import Source, ThreadService
 from thread.rdf.export import export_graph, export_rdf
@@ -199,3 +199,84 @@ def test_brick_models_survive_a_round_trip(embedded_store: GraphStore, tmp_path:
     )
     assert [int(row[0]) for row in floors] == [2]  # the two zones of Floor1
     assert len(Graph().parse(data=text.getvalue(), format="nt")) == len(Graph().parse(first))
+
+
+def _parse(path: Path, fmt: str) -> Graph:
+    with warnings.catch_warnings():  # rdflib's JSON-LD parser uses its deprecated ConjunctiveGraph
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return Graph().parse(path, format=fmt)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "suffix"), [("turtle", ".ttl"), ("json-ld", ".jsonld"), ("nt", ".nt")]
+)
+def test_every_format_parses_to_the_n_triples_export(
+    pump_fleet: GraphStore, tmp_path: Path, fmt: str, suffix: str
+) -> None:
+    """Doubles keep every digit (114.884401515152, not Turtle's short 1.148844e+02)."""
+    reference = _parse(_export(pump_fleet, "nt", tmp_path / "fleet.nt"), "nt")
+    exported = _parse(_export(pump_fleet, fmt, tmp_path / f"fleet{suffix}"), fmt)
+    assert len(exported) == len(reference) and isomorphic(exported, reference)
+    doubles = {o for o in reference.objects() if getattr(o, "datatype", None) == XSD.double}
+    precise = {o for o in doubles if len(str(o).replace("-", "").replace(".", "")) > 7}
+    assert precise and precise <= set(exported.objects())
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("turtle", ".ttl"), ("json-ld", ".jsonld")])
+def test_export_import_export_gives_the_same_graph(
+    pump_fleet: GraphStore, embedded_store: GraphStore, tmp_path: Path, fmt: str, suffix: str
+) -> None:
+    reference = _parse(_export(pump_fleet, "nt", tmp_path / "fleet.nt"), "nt")
+    import_file(embedded_store, "rdf", _export(pump_fleet, fmt, tmp_path / f"fleet{suffix}"))
+    again = _parse(_export(embedded_store, fmt, tmp_path / f"again{suffix}"), fmt)
+    assert len(again) == len(reference) and isomorphic(again, reference)
+    channel = "channel:PKG-SN-0036/flow"  # its mean, 113.949775700935, has 15 digits
+    assert _public(embedded_store, channel) == _public(pump_fleet, channel)
+    assert len(repr(_public(embedded_store, channel)["mean"])) > 10
+
+
+def _public(store: GraphStore, uid: str) -> dict[str, Any]:
+    [row] = store.read("MATCH (n:Entity {uid: $uid}) RETURN properties(n) AS p", {"uid": uid})
+    return {k: v for k, v in row["p"].items() if not k.startswith("_")}
+
+
+def _import_cli(store: GraphStore, *args: str) -> Any:
+    app = typer.Typer(cls=ThreadGroup, add_completion=False, pretty_exceptions_enable=False)
+    app.callback()(main)
+    from thread.cli.import_cmds import import_
+
+    app.command("import")(import_)
+    spec = f"embedded:{store.folder}#{store.graph_name}"  # type: ignore[attr-defined]
+    return CliRunner().invoke(app, ["--store", spec, "--quiet", "import", *args])
+
+
+def test_json_that_is_not_json_ld_is_an_error_and_writes_nothing(
+    embedded_store: GraphStore, tmp_path: Path
+) -> None:
+    _small(embedded_store)
+    before = embedded_store.read("MATCH (n) RETURN count(n) AS c")
+    plain = tmp_path / "pumps.json"
+    plain.write_text(json.dumps([{"serial": "SN-1", "hours": 12.5}]), encoding="utf-8")
+    result = _import_cli(embedded_store, "rdf", str(plain))
+    assert result.exit_code == 1
+    assert "pumps.json: JSON, but not JSON-LD" in result.stderr and "@context" in result.stderr
+    assert embedded_store.read("MATCH (n) RETURN count(n) AS c") == before
+
+
+def test_rdf_outside_thread_and_brick_is_an_error(
+    embedded_store: GraphStore, tmp_path: Path
+) -> None:
+    other = tmp_path / "other.ttl"
+    other.write_text(
+        "@prefix s: <https://schema.org/> .\n"
+        "<https://example.org/p> a s:Product ; s:name 'pump' .\n"
+        "[] a s:Thing ; s:name 'anonymous' .\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(SourceError, match=r"other\.ttl: no triples in Thread's or Brick's vocab"):
+        import_file(embedded_store, "rdf", other)
+    empty = tmp_path / "empty.ttl"
+    empty.write_text("@prefix s: <https://schema.org/> .\n", encoding="utf-8")
+    with pytest.raises(SourceError, match=r"empty\.ttl: no RDF triples in it"):
+        import_file(embedded_store, "rdf", empty)
+    assert embedded_store.read("MATCH (n) RETURN count(n) AS c") == [{"c": 0}]

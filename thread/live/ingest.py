@@ -3,7 +3,9 @@
 `ingest_mqtt` and `ingest_opcua` block until `stop` is set (the CLI sets it on Ctrl-C and
 SIGTERM) or `duration` passes, flushing every `flush_interval` seconds or sooner when
 enough samples or unacknowledged messages are waiting. Stopping flushes what is buffered,
-acknowledges it, disconnects, and records the session's end on its ImportRun.
+acknowledges it, disconnects, and records the session's end on its ImportRun: for OPC UA,
+`failed`, and a LiveError, when no sample was stored (nothing arrived, or nothing matched
+the mapping).
 """
 
 from __future__ import annotations
@@ -101,12 +103,16 @@ def _run(
     acknowledge: Callable[[list[Any]], int] | None,
     failed: Callable[[], str | None],
     declared: list[ChannelSpec] | None = None,
+    must_store: bool = False,
 ) -> LiveStats:
+    """Run the session until stopped; with `must_store`, a session that stored no sample
+    fails (an MQTT session may legitimately store none: it subscribes a persistent
+    session, so the broker keeps what is published until the next run)."""
     store = session.store
     calibrations = [load_calibration(store, uid) for uid in options.detectors]
     session.start()
     status: Literal["succeeded", "failed"] = "failed"
-    error = None
+    error = nothing = None
     try:
         session.declare(declared or [])
         for calibration in calibrations:
@@ -139,14 +145,41 @@ def _run(
             acknowledge(result.tokens)
         adapter.stop()
         session.finish()  # QoS 0 and OPC UA samples that came meanwhile, last detector rows
-        status = "succeeded"
+        nothing = _nothing_stored(session) if must_store else None
+        if nothing is None:
+            status = "succeeded"
+        else:
+            error = f"LiveError: {nothing}"
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"
         adapter.stop()
         raise
     finally:
         session.close(status, error)
+    if nothing is not None:
+        raise LiveError(nothing)
     return session.stats
+
+
+def _nothing_stored(session: LiveSession) -> str | None:
+    """Why a session that stored no sample failed, or None when it stored some.
+
+    A session that received only samples already stored (a resumed MQTT session
+    redelivering them) stored its data: like a re-import of unchanged data, it succeeded."""
+    stats = session.stats
+    if stats.stored or stats.duplicates:
+        return None
+    dropped = {
+        "for channels the graph does not know (--create-missing creates them)": stats.unknown,
+        "rejected": stats.rejected,
+        "malformed messages": stats.malformed_messages,
+    }
+    said = ", ".join(f"{count:,} {what}" for what, count in dropped.items() if count)
+    return (
+        f"{session.source}: no sample was stored ({stats.received:,} received"
+        f"{', ' + said if said else ''}); check that the mapping's node ids name nodes "
+        "the server updates, and that they change within the session (--duration)"
+    )
 
 
 def ingest_mqtt(
@@ -216,8 +249,9 @@ def ingest_opcua(
     Raises:
         SourceError: the mapping is invalid.
         OpcuaError: the endpoint is not an opc.tcp URL.
-        LiveError: another ingest of this source runs, a bad option, or the server
-            rejected the mapping's node ids.
+        LiveError: another ingest of this source runs, a bad option, the server
+            rejected the mapping's node ids, or the session ended without storing a
+            sample (its ImportRun is then `failed`).
     """
     options = options or IngestOptions()
     mapping = load_opcua_mapping(mapping_path)
@@ -248,4 +282,6 @@ def ingest_opcua(
         on_event,
     )
     ingest = OpcuaIngest(access, mapping, session)
-    return _run(session, ingest, options, stop, None, lambda: ingest.error, list(specs.values()))
+    return _run(
+        session, ingest, options, stop, None, lambda: ingest.error, list(specs.values()), True
+    )

@@ -25,7 +25,8 @@ With `provenance=True` they are: ImportRun and AuditRun nodes are exported like 
 `prov:generatedAtTime` its `_updated` time.
 
 N-Triples is written as the store is read, page by page, so memory stays flat on large
-graphs; Turtle and JSON-LD are built in an rdflib Graph first.
+graphs; Turtle and JSON-LD are built in an rdflib Graph first. Every format keeps each
+literal's lexical form (a double as `repr` writes it), so all three parse to the same graph.
 """
 
 from __future__ import annotations
@@ -336,6 +337,31 @@ def _to_graph(triples: Iterator[Triple], report: ExportReport) -> Graph:
     return graph
 
 
+def _serialize(graph: Graph, fmt: str) -> str:
+    """The graph as Turtle or JSON-LD, each literal in its exact lexical form.
+
+    rdflib writes an xsd:double in Turtle's short numeric form with six decimals
+    (`f"{value:e}"`), so 114.884401515152 would come back as 114.8844; here a double is
+    written quoted and typed, as N-Triples writes it, and reads back as the same literal."""
+    if fmt != "turtle":
+        return graph.serialize(format=fmt)
+    from io import BytesIO
+
+    from rdflib import XSD, Literal
+    from rdflib.plugins.serializers.turtle import TurtleSerializer
+    from rdflib.term import Node
+
+    class ExactTurtle(TurtleSerializer):
+        def label(self, node: Node, position: int) -> str:
+            if isinstance(node, Literal) and node.datatype == XSD.double:
+                return node._literal_n3(qname_callback=lambda dt: self.get_pname(dt, False))
+            return super().label(node, position)
+
+    buffer = BytesIO()
+    ExactTurtle(graph).serialize(buffer, encoding="utf-8")
+    return buffer.getvalue().decode("utf-8")
+
+
 def _exporter(
     store: GraphStore,
     fmt: str,
@@ -408,6 +434,6 @@ def export_rdf(
         _write_nt(exporter.triples(), out, report)
     else:
         graph = _to_graph(exporter.triples(), report)
-        out.write(graph.serialize(format=fmt))
+        out.write(_serialize(graph, fmt))
     report.seconds = time.perf_counter() - start
     return report

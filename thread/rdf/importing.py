@@ -297,10 +297,33 @@ class RdfImporter(Importer):
         index = _read(path, fmt, context.display)
         origin = Origin(context.display)
         own, foreign = _partition(index, context.onto)
-        yield from _own_records(index, own, context.onto, origin)
+        brick = None
         if foreign:
             valid_from = options.get("valid_from")
-            yield from _BrickReader(index, foreign, context.onto, origin, valid_from).records()
+            brick = _BrickReader(index, foreign, context.onto, origin, valid_from)
+        if not own and (brick is None or not brick.maps_any()):
+            raise SourceError(_nothing_to_read(index, fmt, context.display))
+        yield from _own_records(index, own, context.onto, origin)
+        if brick is not None:
+            yield from brick.records()
+
+
+def _nothing_to_read(index: _Index, fmt: str, display: str) -> str:
+    """Why the file gives no record: no triple at all, or no subject Thread can map."""
+    if not index.out:
+        if fmt == "json-ld":
+            return (
+                f"{display}: JSON, but not JSON-LD: it gives no RDF triple (expected JSON-LD "
+                "with an @context and nodes with @id and @type, as `thread export rdf "
+                "--format json-ld` writes)"
+            )
+        return f"{display}: no RDF triples in it"
+    count = sum(len(v) for v in index.out.values())
+    return (
+        f"{display}: no triples in Thread's or Brick's vocabulary ({count} triple(s), no "
+        "named subject typed with a Thread class such as th:Unit, or with a Brick or "
+        "RealEstateCore class Thread maps)"
+    )
 
 
 def _partition(index: _Index, onto: Ontology) -> tuple[dict[Any, str], list[Any]]:
@@ -480,6 +503,14 @@ class _BrickReader:
                 return rel(rel_type, src, dst, {"valid_from": since}, key=since, origin=self.origin)
             return rel(rel_type, src, dst, origin=self.origin)
         return None
+
+    def maps_any(self) -> bool:
+        """Whether some subject becomes an entity (a named one of a mapped class)."""
+        from rdflib import BNode
+
+        return any(
+            not isinstance(s, BNode) and self._classify(s)[0] is not None for s in self.subjects
+        )
 
     def records(self) -> Iterator[Record]:
         """Blank nodes are the structures Brick hangs on entities (references, time

@@ -207,3 +207,58 @@ def test_the_export_command(embedded_home: Path, tmp_path: Path) -> None:
     table = runner.invoke(app, [*store_arg, "export", "usd", "plant.usda", "-o", str(out)])
     assert table.exit_code == 0 and "Pump_01" in table.stdout and "critical" in table.stdout
     assert "1 critical" in table.stderr
+
+
+def test_the_example_overlay_is_not_green_where_the_audit_flags_a_pump(
+    pump_fleet: GraphStore, tmp_path: Path
+) -> None:
+    """Issue 17, point 5: the overlay painted every example pump green, among them the
+    three scene pumps (SN-0010, SN-0011, SN-0012) that still contain the suspect lot."""
+    from pxr import Usd
+
+    from thread.audit import AuditOptions, all_rules, run_audit, select_rules
+    from thread.clock import utc_today
+
+    audit = run_audit(
+        pump_fleet,
+        select_rules(all_rules(), ["suspect-lot-installed"]),
+        AuditOptions(as_of=utc_today(), record=False),
+    )
+    flagged = {row["uid"] for row in audit.results[0].rows}
+    out = tmp_path / "fleet.usda"
+    report = export_overlay(pump_fleet, "plant.usda", out)
+    bound = {prim.unit: prim for prim in report.prims if prim.unit}
+    assert sorted(set(bound) & flagged) == [f"unit:P-100/SN-{n:04d}" for n in (10, 11, 12)]
+    stage = Usd.Stage.Open(str(out))
+    for uid, prim in bound.items():
+        data = custom(stage, prim.prim_path)
+        if uid in flagged:
+            assert prim.health == data["health"] == "warning", uid
+            assert any("suspect lot lot:LOT-B-2302" in r for r in data["reasons"]), uid
+            assert color(stage, f"{prim.prim_path}/Body") == HEALTH_COLORS["warning"]
+        else:
+            assert (prim.health, list(data["reasons"])) == ("good", []), uid
+            assert color(stage, prim.prim_path) == HEALTH_COLORS["good"]
+    assert report.by_health == {"good": 9, "warning": 3, "critical": 0, "unknown": 1}
+
+
+def test_the_overlay_health_counts_open_alerts(plant: GraphStore, tmp_path: Path) -> None:
+    """An open critical alert makes a pump critical, a cleared one does not count."""
+    records: list[Record] = []
+    for start, status, severity, serial in (
+        ("2025-03-01T00:00:00Z", "open", "critical", "SN-0005"),
+        ("2025-03-02T00:00:00Z", "cleared", "critical", "SN-0006"),
+        ("2025-03-03T00:00:00Z", "open", "warning", "SN-0007"),
+    ):
+        alert = node(
+            ONTO,
+            "Alert",
+            {"alert_id": f"a-{serial}", "status": status, "severity": severity, "start": start},
+        )
+        records += [alert, rel("RAISED_ON", alert, unit(serial))]
+    ThreadService(plant).import_records(records, Source("test", "alerts"))
+    report = export_overlay(plant, "plant.usda", tmp_path / "o.usda")
+    health = {prim.prim_path: (prim.health, prim.reasons) for prim in report.prims}
+    assert health[PUMP.format(5)] == ("critical", ["open critical alert alert:a-SN-0005"])
+    assert health[PUMP.format(6)] == ("good", [])
+    assert health[PUMP.format(7)] == ("warning", ["open warning alert alert:a-SN-0007"])

@@ -26,13 +26,23 @@ from __future__ import annotations
 
 from thread.audit.model import CypherRule, ParamSpec, Rule, Severity
 
-__all__ = ["SUSPECT_STATUSES", "builtin_rules"]
+__all__ = ["SUSPECT_LOT_INSTALLED", "SUSPECT_STATUSES", "builtin_rules"]
 
 SUSPECT_STATUSES = ["suspect", "quarantined", "recalled", "rejected"]
 
 _SCOPE_U = "($units IS NULL OR u.uid IN $units)"
 _UNITS = f"MATCH (u:Unit) WHERE {_SCOPE_U} RETURN count(u) AS count"
 _IN_EFFECT = "r.valid_from <= $as_of AND (r.valid_to IS NULL OR r.valid_to > $as_of)"
+
+SUSPECT_LOT_INSTALLED = (
+    "path = (u:Unit)-[:CONTAINS*1..10]->(l:Lot)",
+    f"l.status IN $statuses AND all(r IN relationships(path) WHERE {_IN_EFFECT})",
+)
+"""What makes unit `u` hold a suspect lot `l` on day `$as_of` (a MATCH pattern binding
+`path`, and its WHERE condition; `$statuses` are the suspect statuses): a path of
+containments, all in effect that day, from the unit to a lot whose status is suspect.
+The `suspect-lot-installed` rule and a unit's health (`thread.queries.health`) share it."""
+
 _SCOPED_REVISIONS = (
     "UNWIND CASE WHEN $units IS NULL THEN [null] ELSE $units END AS scope_uid "
     "OPTIONAL MATCH (:Unit {uid: scope_uid})-[:OF_REVISION]->(sr:PartRevision) "
@@ -413,8 +423,8 @@ def _recall() -> list[Rule]:
             "error",
             "Recall readiness: no unit still contains (at any depth) an item from a lot marked suspect.",
             f"""MATCH (l:Lot) WHERE l.status IN $statuses
-            MATCH path = (u:Unit)-[:CONTAINS*1..10]->(l)
-            WHERE {_SCOPE_U} AND all(r IN relationships(path) WHERE {_IN_EFFECT})
+            MATCH {SUSPECT_LOT_INSTALLED[0]}
+            WHERE {_SCOPE_U} AND {SUSPECT_LOT_INSTALLED[1]}
             WITH u, l, min(length(path)) AS depth
             RETURN u.uid AS uid, u.uid + ' still contains ' + l.uid + ' (' + l.status + ')' AS message,
             l.uid AS lot, l.status AS status, depth""",

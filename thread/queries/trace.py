@@ -15,6 +15,7 @@ from thread.diagram import Diagram
 from thread.entities import closest_uids, primary_label, public_props
 from thread.errors import NotFoundError
 from thread.queries.as_of import Item
+from thread.queries.health import HEALTH_COLUMNS, HEALTH_READ, health_from, health_params
 from thread.queries.show import get_entity
 from thread.records import uid_problem
 from thread.stores.base import GraphStore
@@ -30,7 +31,9 @@ SECTIONS: tuple[Section, ...] = get_args(Section)
 @dataclass
 class Trace:
     """A trace's stable JSON shape is `to_dict()`: uid, label, properties, and one key per
-    section that was asked for (or `neighbours` for entities other than units)."""
+    section that was asked for (or `neighbours` for entities other than units). The twin
+    section holds the unit's `health` (`thread.queries.health`: level and reasons); it is
+    null for a unit without an instance twin."""
 
     uid: str
     label: str
@@ -204,8 +207,8 @@ _READS: dict[Section, tuple[str, tuple[str, ...]]] = {
         "MATCH (t:InstanceTwin)-[:TWIN_OF]->(u) "
         "OPTIONAL MATCH (t)-[:INSTANCE_OF]->(a:AggregateTwin) WITH t, a LIMIT 1 "
         "RETURN collect([t.uid, t.failures, t.open_work_orders, t.last_maintenance, a.uid, a.units, "
-        "a.failures]) AS twin } ",
-        ("twin",),
+        "a.failures]) AS twin } " + HEALTH_READ,
+        ("twin", *HEALTH_COLUMNS),
     ),
     "simulations": (
         "CALL (u) { "
@@ -334,7 +337,11 @@ def _section(section: Section, row: dict[str, Any], uid: str, depth: int | None)
     if section == "alerts":
         return [dict(zip(_ALERT_KEYS, [*a[:8], uid, a[8]], strict=True)) for a in row["alerts"]]
     if section == "twin":
-        return dict(zip(_TWIN_KEYS, row["twin"][0], strict=True)) if row["twin"] else None
+        if not row["twin"]:
+            return None
+        twin = dict(zip(_TWIN_KEYS, row["twin"][0], strict=True))
+        twin["health"] = health_from(row).to_dict()
+        return twin
     # a detector's calibration keeps its whole fitted model as JSON in `parameters`
     return [
         {k: v for k, v in run.items() if not k.startswith("_") and k != "parameters"}
@@ -358,7 +365,8 @@ def trace(
     if uid_problem(uid):  # no node can have it; the store would only give a parser error
         raise NotFoundError(uid)
     asked = frozenset(s for s in sections if s != "structure" or depth is None or depth > 0)
-    rows = store.read(_trace_query(asked), {"uid": uid})
+    params = {"uid": uid, **(health_params() if "twin" in asked else {})}
+    rows = store.read(_trace_query(asked), params)
     if not rows:
         raise NotFoundError(uid, closest_uids(store, uid))
     row = rows[0]

@@ -14,15 +14,11 @@ every prim bound to a unit (`REPRESENTS`) authors
   below it (which often author a colour of their own), so any USD viewer shows it.
   Materials take precedence over displayColor in renderers that use them.
 
-Health rule, from the lifecycle graph (maintenance events `PERFORMED_ON` the unit,
-simulation runs `SIMULATED` its instance twin):
-
-- critical: the unit has an open corrective work order;
-- warning: it has another open work order, or its latest known remaining useful life is
-  below `rul_threshold` (in the simulation's own units, cycles or days);
-- good: otherwise;
-- unknown: the prim declares a unit (`bind_part_number`, `bind_serial`) that is not in
-  the graph, or no longer bound.
+Health is the thread's one health function (`thread.queries.health`, also in `thread
+trace` and the HTTP API), with its reasons in `customData` (`reasons`): the worst of open
+work orders (corrective: critical), open alerts, suspect lots still installed and a
+remaining useful life below `rul_threshold`; unknown when the prim declares a unit
+(`bind_part_number`, `bind_serial`) that is not in the graph, or no longer bound.
 
 Everything is read with parameterised read-only queries.
 """
@@ -31,14 +27,15 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from thread.clock import utc_now
 from thread.entities import closest_uids
 from thread.errors import NotFoundError, SourceError, ThreadError
+from thread.queries.health import DEFAULT_RUL_THRESHOLD, Health, UnitHealth, health_of, unit_health
 from thread.stores.base import GraphStore, chunked
 
 __all__ = [
@@ -51,8 +48,6 @@ __all__ = [
     "health_of",
 ]
 
-Health = Literal["good", "warning", "critical", "unknown"]
-
 HEALTH_COLORS: dict[str, tuple[float, float, float]] = {
     "good": (0.1, 0.6, 0.2),  # green
     "warning": (1.0, 0.65, 0.0),  # amber
@@ -60,8 +55,6 @@ HEALTH_COLORS: dict[str, tuple[float, float, float]] = {
     "unknown": (0.5, 0.5, 0.5),  # grey
 }
 """displayColor (linear RGB) by health."""
-
-DEFAULT_RUL_THRESHOLD = 30.0
 
 # the UsdGeom prim types that draw something and so take a displayColor
 _GPRIMS = [
@@ -101,6 +94,7 @@ class PrimState:
 
     prim_path: str
     health: str
+    reasons: list[str] = field(default_factory=list)
     unit: str | None = None
     status: str | None = None
     last_maintenance: str | None = None
@@ -121,6 +115,7 @@ class PrimState:
                 data[name] = value
         if self.unit is not None:
             data["open_work_orders"] = Vt.StringArray(self.open_work_orders)
+            data["reasons"] = Vt.StringArray(self.reasons)
         if self.sensors:
             data["sensors"] = self.sensors
         return data
@@ -147,16 +142,6 @@ class OverlayReport:
         data = asdict(self)
         data["by_health"] = self.by_health
         return data
-
-
-def health_of(open_types: Iterable[str | None], rul: float | None, rul_threshold: float) -> str:
-    """The health rule of the module docstring, for one unit."""
-    kinds = [(kind or "").lower() for kind in open_types]
-    if "corrective" in kinds:
-        return "critical"
-    if kinds or (rul is not None and rul < rul_threshold):
-        return "warning"
-    return "good"
 
 
 def export_overlay(
@@ -254,19 +239,11 @@ def _states(store: GraphStore, scene_path: str, rul_threshold: float) -> list[Pr
         "c.unit_of_measure AS uom, c.last AS time, c.quantity AS quantity",
         units,
     )
-    runs = _by_unit(
-        store,
-        "UNWIND $units AS unit MATCH (r:SimulationRun)-[:SIMULATED]->(t:InstanceTwin) "
-        "MATCH (t)-[:TWIN_OF]->(:Entity {uid: unit}) WHERE r.rul IS NOT NULL "
-        "RETURN unit, r.rul AS rul, r.finished AS finished, r.uid AS run",
-        units,
-    )
+    healths = unit_health(store, units, rul_threshold=rul_threshold)
     states: dict[str, PrimState] = {}
     for row in bound:
         unit = row["unit"]
-        states[row["uid"]] = _unit_state(
-            row, orders[unit], channels[unit], runs[unit], rul_threshold
-        )
+        states[row["uid"]] = _unit_state(row, orders[unit], channels[unit], healths[unit])
     for row in declared:
         states.setdefault(row["uid"], PrimState(row["prim"], "unknown"))
     _geometry_below(store, states)
@@ -289,18 +266,20 @@ def _unit_state(
     row: Mapping[str, Any],
     orders: list[dict[str, Any]],
     channels: list[dict[str, Any]],
-    runs: list[dict[str, Any]],
-    rul_threshold: float,
+    health: UnitHealth,
 ) -> PrimState:
     closed = [o["closed"] or o["opened"] for o in orders if _is(o, "closed")]
     open_orders = [o for o in orders if _is(o, "open")]
     state = PrimState(
         row["prim"],
-        "good",
+        health.level,
+        health.reasons,
         unit=row["unit"],
         status=row["status"],
         last_maintenance=max((c for c in closed if c), default=None),
         open_work_orders=sorted(str(o["work_order"]) for o in open_orders),
+        rul=health.rul,
+        rul_run=health.rul_run,
     )
     for channel in channels:
         reading = {
@@ -314,10 +293,6 @@ def _unit_state(
             if channel[src] is not None
         }
         state.sensors.setdefault(str(channel["sensor"]), {})[str(channel["channel"])] = reading
-    if runs:
-        latest = max(runs, key=lambda r: str(r["finished"] or ""))
-        state.rul, state.rul_run = float(latest["rul"]), latest["run"]
-    state.health = health_of([o["type"] for o in open_orders], state.rul, rul_threshold)
     return state
 
 

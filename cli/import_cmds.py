@@ -26,13 +26,13 @@ def _report_table(report: ImportReport) -> Table:
     title = f"{mode} {report.source} ({report.importer})"
     if report.run:
         title += f" as {report.run}"
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     for column in ("", "created", "updated", "unchanged", "disappeared"):
-        table.add_column(column, justify="left" if not column else "right")
+        table.add_column(column, justify="left" if not column else "right", overflow="fold")
 
     def add(name: str, counts: Counts) -> None:
         table.add_row(
-            name,
+            escape(name),
             *(
                 str(v)
                 for v in (counts.created, counts.updated, counts.unchanged, counts.disappeared)
@@ -54,7 +54,9 @@ def show_reports(reports: list[ImportReport], json_output: bool) -> None:
         return
     for report in reports:
         if not report.changed and not report.dry_run:
-            out.print(f"{escape(report.source)} ({report.importer}): unchanged, nothing to write")
+            out.print(
+                f"{report.source} ({report.importer}): unchanged, nothing to write", markup=False
+            )
         else:
             out.print(_report_table(report))
         if report.samples:
@@ -88,7 +90,7 @@ def _audit(store: GraphStore, json_output: bool) -> None:
     try:
         result = run_audit(store, all_rules(project=Path.cwd()), AuditOptions())
     except AuditUsageError as exc:
-        err.print(f"[bold red]Error:[/] {exc}")
+        err.print(f"[bold red]Error:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_USAGE) from None
     if not json_output:
         show_report(result, 10)

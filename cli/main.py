@@ -89,7 +89,7 @@ def main(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:  # fmt: skip
-    ctx.obj = AppState(store, user, password, database, debug, quiet)
+    ctx.obj = AppState(store, user, password, database, debug, quiet, ctx.invoked_subcommand)
     ctx.call_on_close(ctx.obj.close)
 
 

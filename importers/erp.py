@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -15,6 +16,7 @@ __all__ = [
     "LotsImporter",
     "OrdersImporter",
     "SuppliersImporter",
+    "UnitStatus",
     "UnitsImporter",
 ]
 
@@ -88,6 +90,12 @@ class OrdersImporter(TabularImporter):
         yield node(context.onto, "Order", row_props(row, extra), origin)
 
 
+UnitStatus = Literal["in_service", "in_stock", "failed", "scrapped"]
+"""A unit's status. Health, the fleet counts and the audits read `in_service`; RUL trains
+on the units whose status is `failed` (run to failure). Another spelling in an export is
+mapped with the mapping's [values.status] table, never passed through."""
+
+
 class UnitRow(Row):
     part_number: str
     serial: str
@@ -96,7 +104,7 @@ class UnitRow(Row):
     order_number: str | None = None
     site: str | None = Field(None, description="code of the site where the unit is installed")
     install_date: Date | None = None
-    status: str = "in_service"
+    status: UnitStatus = "in_service"
 
     @model_validator(mode="after")
     def _dates(self) -> UnitRow:

@@ -157,7 +157,8 @@ def split_rows(text: str, options: SourceOptions, display: str) -> Iterator[tupl
     while skipped < options.skip_rows and lines.readline():
         skipped += 1
     csv.field_size_limit(MAX_FIELD_CHARS)  # process-wide, so set where it is relied on
-    reader = csv.reader(lines, delimiter=options.separator)
+    # strict: a quoted field that never closes is an error, not the rest of the file
+    reader = csv.reader(lines, delimiter=options.separator, strict=True)
     previous = skipped
     try:
         for fields in reader:
@@ -170,7 +171,35 @@ def split_rows(text: str, options: SourceOptions, display: str) -> Iterator[tupl
                 f"{display}:{previous + 1}: a field is longer than {MAX_FIELD_CHARS:,} "
                 "characters, the longest Thread reads"
             ) from None
+        if "unexpected end of data" in str(exc):
+            opened = _unclosed_quote(text, previous + 1, options.separator)
+            raise SourceError(
+                f"{display}:{opened}: a quoted field starts on this line and is never closed "
+                '(a missing closing "); the rest of the file would have been one value'
+            ) from None
         raise SourceError(f"{display}:{previous + 1}: cannot split the line: {exc}") from None
+
+
+def _unclosed_quote(text: str, start: int, separator: str) -> int:
+    """The line of the quote that opens the field csv found never closed, reading the
+    record that begins on line `start` (line breaks counted as split_rows counts them)."""
+    opened, quoted, at_field_start = start, False, True
+    lines = io.StringIO(text, newline="").readlines()[start - 1 :]
+    for number, line in enumerate(lines, start):
+        i = 0
+        while i < len(line):
+            char = line[i]
+            if quoted:
+                if char == '"' and line[i + 1 : i + 2] == '"':
+                    i += 1  # an escaped quote inside the field
+                elif char == '"':
+                    quoted = at_field_start = False
+            elif char == '"' and at_field_start:
+                quoted, opened = True, number
+            else:
+                at_field_start = char in (separator, "\r", "\n")
+            i += 1
+    return opened
 
 
 class _Resolver:

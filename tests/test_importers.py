@@ -351,3 +351,88 @@ def test_bad_values_in_later_blocks_are_found_with_their_lines(
     assert "samples.csv:900: value: 'warm' is not a number" in text
     assert "samples.csv:1801: value: 'high' is not a number" in text
     assert counts(store) == (0, 0)
+
+
+def test_an_unterminated_quote_names_the_line_it_opened_on(
+    store: GraphStore, lifecycle: Path
+) -> None:
+    """Python's csv would take the rest of the file as one value; it is an error."""
+    load(store, lifecycle, "parts", "revisions")
+    before = counts(store)
+    (lifecycle / "units.csv").write_text(
+        "part_number,serial,revision,build_date,status\n"
+        'P-1,SN-1,A,2024-02-01,"in_service\n'
+        "P-1,SN-2,A,2024-02-01,in_service\n"
+        "P-1,SN-3,A,2024-02-01,in_service\n"
+    )
+    with pytest.raises(SourceError, match=r"units.csv:2: a quoted field starts on this line"):
+        import_file(store, "units", lifecycle / "units.csv")
+    assert counts(store) == before
+
+
+def test_a_quoted_field_may_span_lines_before_the_unterminated_one(
+    store: GraphStore, lifecycle: Path
+) -> None:
+    load(store, lifecycle, "parts")
+    (lifecycle / "parts.csv").write_text(
+        'part_number,name\nP-7,"two\nlines"\nP-8,"never closed\nP-9,x\n'
+    )
+    with pytest.raises(SourceError, match=r"parts.csv:4: a quoted field"):
+        import_file(store, "parts", lifecycle / "parts.csv")
+
+
+@pytest.mark.parametrize(
+    ("kind", "header", "row", "allowed"),
+    [
+        ("units", "part_number,serial,revision,build_date,status",
+         "P-1,SN-9,A,2024-02-01,bogus_status", "'in_service', 'in_stock', 'failed' or 'scrapped'"),
+        ("work-orders", "work_order,part_number,serial,opened,status",
+         "WO-9,P-1,SN-1,2024-03-01T08:00:00Z,bogus_status", "'open' or 'closed'"),
+    ],
+    ids=["unit", "work-order"],
+)  # fmt: skip
+def test_a_status_outside_the_documented_set_is_refused(
+    store: GraphStore, lifecycle: Path, kind: str, header: str, row: str, allowed: str
+) -> None:
+    load(store, lifecycle, "parts", "revisions", "units")
+    path = lifecycle / f"{kind}-bad.csv"
+    path.write_text(f"{header}\n{row}\n")
+    with pytest.raises(ValidationError) as excinfo:
+        import_file(store, kind, path)
+    [problem] = excinfo.value.problems
+    assert (problem.source, problem.line, problem.column) == (problem.source, 2, "status")
+    assert problem.source.endswith(f"{kind}-bad.csv")
+    assert allowed in problem.message and "'bogus_status'" in problem.message
+
+
+def test_a_mapping_maps_another_spelling_of_a_status(store: GraphStore, lifecycle: Path) -> None:
+    load(store, lifecycle, "parts", "revisions")
+    (lifecycle / "units.csv").write_text(
+        "part_number,serial,revision,build_date,status\nP-1,SN-9,A,2024-02-01,FAILED\n"
+    )
+    mapping = lifecycle / "units-map.toml"
+    mapping.write_text('kind = "units"\n\n[values.status]\nFAILED = "failed"\n')
+    import_file(store, "units", lifecycle / "units.csv", ImportOptions(mapping=mapping))
+    assert store.read("MATCH (u:Unit {serial: 'SN-9'}) RETURN u.status AS s") == [{"s": "failed"}]
+
+
+@pytest.mark.parametrize(
+    ("kind", "header"),
+    [
+        ("suppliers", "supplier_id,name,country"),
+        ("units", "part_number,serial,revision,build_date"),
+        ("telemetry", "sensor_id,channel,timestamp,value"),
+    ],
+)
+def test_a_file_with_only_a_header_is_an_error(
+    store: GraphStore, lifecycle: Path, kind: str, header: str
+) -> None:
+    load(store, lifecycle, "parts", "revisions")
+    before = counts(store)
+    runs = "MATCH (r:ImportRun) RETURN count(r) AS c"
+    started = store.read(runs)
+    empty = lifecycle / f"empty-{kind}.csv"
+    empty.write_text(header + "\n", encoding="utf-8")
+    with pytest.raises(SourceError, match=rf"empty-{kind}\.csv: the file has no data rows"):
+        import_file(store, kind, empty)
+    assert counts(store) == before and store.read(runs) == started

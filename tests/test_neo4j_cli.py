@@ -115,11 +115,23 @@ def test_import_writes_each_batch_and_records_the_run(tmp_path: Path) -> None:
     def check(**params: str) -> dict[str, Any]:
         return {"statement": "*", "params": params, "mode": "r", "fields": ["uid"]}
 
+    def runs_of_source() -> dict[str, Any]:
+        return {
+            "statement": "*",
+            "params": {"src": "*", "importer": "*"},
+            "mode": "r",
+            "fields": ["runs"],
+            "records": [[0]],
+        }
+
     body = [
         READY,
         *chain(
             "bm:0",
             check(host="*"),  # runs of this host left 'running' by a dead process: none
+            # earlier runs of this source, under its key and the two keys earlier
+            # versions gave it: none (a new source)
+            *[runs_of_source()] * 3,
             check(uids="*"),
             check(src="*"),
             check(src="*"),

@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from support.graph import counts
 from support.processes import exited_pid
 
 from thread import ontology
-from thread.errors import Problem, StoreError, ValidationError
+from thread.errors import Problem, SourceError, StoreError, ValidationError
+from thread.importers.base import ImportContext, Importer
+from thread.pipeline import imports
 from thread.pipeline.write import Source, ThreadService
 from thread.records import MAX_UID_BYTES, NodeRecord, Notice, Origin, Record, node, rel
 from thread.stores import GraphStore
@@ -423,3 +426,43 @@ def test_a_run_that_fails_while_writing_says_how_far_it_got(store: GraphStore) -
         ThreadService(store).import_records(parts(3), SOURCE, progress=meanwhile)
     run = store.read("MATCH (r:ImportRun) RETURN r.status AS status, r.rows_written AS written")
     assert run == [{"status": "failed", "written": 6}]
+
+
+class _Yields(Importer):
+    """An importer that yields the records it is given, whatever the file holds."""
+
+    kind = "stub"
+    description = "Stub rows: one part per row."
+
+    def __init__(self, records: list[Record]) -> None:
+        self.given = records
+
+    def records(self, path: Path, context: ImportContext) -> Iterator[Record]:
+        yield from self.given
+
+
+def _stub(monkeypatch: pytest.MonkeyPatch, records: list[Record]) -> None:
+    monkeypatch.setattr(imports, "get_importer", lambda kind: _Yields(records))
+
+
+def test_an_import_that_reads_no_record_is_an_error_and_writes_no_run(
+    store: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "nothing.csv"
+    source.write_text("whatever\n", encoding="utf-8")
+    _stub(monkeypatch, [Notice("3 rows skipped: no part number")])
+    for dry_run in (False, True):
+        with pytest.raises(SourceError) as excinfo:
+            imports.import_file(store, "stub", source, imports.ImportOptions(dry_run=dry_run))
+        assert str(excinfo.value) == (
+            f"{source}: nothing to import: the stub importer read no record from it "
+            "(3 rows skipped: no part number); expected Stub rows: one part per row"
+        )
+    assert counts(store) == (0, 0)  # no ImportRun either, as for any import refused before writing
+    _stub(monkeypatch, [Problem("nothing.csv", "no part number", 2)])
+    with pytest.raises(ValidationError, match=r"nothing\.csv:2: no part number"):
+        imports.import_file(store, "stub", source)  # the problems say more than 'nothing'
+    _stub(monkeypatch, list(parts(2)))
+    assert imports.import_file(store, "stub", source).changed
+    again = imports.import_file(store, "stub", source)  # unchanged data is still data
+    assert not again.changed and again.nodes.unchanged == 4

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,10 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from thread.errors import SourceError
 from thread.importers import get_importer
-from thread.importers.base import ImportContext
+from thread.importers.base import ImportContext, Importer
 from thread.importers.mapping import load_mapping
 from thread.pipeline.twins import repair_twins
 from thread.pipeline.write import ImportReport, ProgressCallback, Source, ThreadService, file_sha256
+from thread.records import Notice, Record
 from thread.stores.base import GraphStore
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "import_folder",
     "read_manifest",
     "refresh_after",
+    "source_key",
 ]
 
 MANIFEST = "thread-manifest.toml"
@@ -62,13 +64,17 @@ def import_file(
     """Import one file with the importer `kind`, all or nothing.
 
     The source's identity (what 'disappeared since the last run' refers to) is the
-    importer and the file's absolute path, unless `options.source_id` names it: use that
-    when each new export arrives under a new file name.
+    importer and a name: `options.source_id`, else the file's name (not its folder), so
+    an export saved in another folder is the same source, and one saved under a new
+    name is the same source when `source_id` names it. A store whose runs were keyed by
+    the file's absolute path (Thread 0.1.0) is continued under the new key on the first
+    import (see `Source.previous_ids`). The report says when the source is new.
 
     `display` names the file in messages and reports (an uploaded file's own name, say).
 
     Raises:
-        SourceError: the file or mapping cannot be read.
+        SourceError: the file or mapping cannot be read, or the importer read no record
+            from it (nothing was written, no ImportRun either).
         ValidationError: bad rows or unknown references; nothing was written.
     """
     options = options or ImportOptions()
@@ -93,17 +99,54 @@ def import_file(
         importer=kind,
         path=display,
         sha256=file_sha256(path) if path.is_file() else "",
-        source_id=options.source_id or f"{kind}:{path.resolve()}",
+        source_id=source_key(kind, options.source_id or path.name),
         options=recorded,
         actor=options.actor,
+        previous_ids=_previous_keys(kind, path, options.source_id),
     )
     return ThreadService(store).import_records(
-        importer.records(path, context),
+        _not_empty(importer.records(path, context), importer, display),
         source,
         create_missing=options.create_missing,
         dry_run=options.dry_run,
         progress=progress,
     )
+
+
+def source_key(kind: str, name: str) -> str:
+    """The identity of a source of `kind` named `name` (`--source-id`, else a file name)."""
+    return f"{kind}:{name}"
+
+
+def _previous_keys(kind: str, path: Path, source_id: str | None) -> tuple[str, ...]:
+    """The keys earlier versions gave the same source: `--source-id` as given, the
+    file's absolute path, the HTTP service's upload name."""
+    keys = [source_id, f"{kind}:{path.resolve()}", f"{kind}:upload:{path.name}"]
+    return tuple(dict.fromkeys(k for k in keys if k))
+
+
+def _not_empty(records: Iterable[Record], importer: Importer, display: str) -> Iterator[Record]:
+    """The importer's records; a SourceError after the last when it yielded none.
+
+    A file from which the importer reads nothing is the wrong file or the wrong kind (a
+    JSON file that is not JSON-LD, a CSV with only a header): reported, not taken for an
+    import that found nothing to change. A re-import of unchanged data yields its records
+    again, so it is not empty. Raised before the plan, so nothing is written. A problem
+    counts as read: the ValidationError that lists it says more."""
+    empty = True
+    notices: list[str] = []
+    for record in records:
+        if isinstance(record, Notice):
+            notices.append(record.message)
+        else:
+            empty = False
+        yield record
+    if empty:
+        said = f" ({'; '.join(notices[:3])})" if notices else ""
+        raise SourceError(
+            f"{display}: nothing to import: the {importer.kind} importer read no record "
+            f"from it{said}; expected {importer.description.rstrip('.')}"
+        )
 
 
 def refresh_after(

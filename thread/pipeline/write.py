@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
@@ -28,7 +29,8 @@ from thread.pipeline.plan import Counts, Plan, add_summaries, plan_writes, resol
 from thread.pipeline.validate import Collected, collect, validate
 from thread.records import Notice, PropValue, Record
 from thread.stores.base import GraphStore, chunked
-from thread.telemetry.datasets import StagedTelemetry, stage_samples, telemetry_lock
+from thread.telemetry.datasets import StagedTelemetry, channel_folder, stage_samples, telemetry_lock
+from thread.telemetry.datasets import _part_name as part_name  # the name of a source's part
 
 __all__ = [
     "ImportReport",
@@ -58,7 +60,11 @@ def file_sha256(path: Path) -> str:
 @dataclass(frozen=True)
 class Source:
     """What an import reads. `source_id` is its identity across runs: records that a
-    later run of the same source no longer yields are reported as disappeared."""
+    later run of the same source no longer yields are reported as disappeared.
+
+    `previous_ids` are keys the same source may have had before (an earlier version of
+    Thread keyed files by absolute path): when no run of the source's own key exists, the
+    first of them that has runs is continued, and what it wrote moves to the new key."""
 
     importer: str
     path: str
@@ -66,6 +72,7 @@ class Source:
     source_id: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
     actor: str | None = None  # who asked for the import (a service token's name)
+    previous_ids: tuple[str, ...] = ()
 
     @property
     def identity(self) -> str:
@@ -89,6 +96,9 @@ class ImportReport:
     by_type: dict[str, Counts] = field(default_factory=dict)
     disappeared: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    source_id: str = ""
+    new_source: bool = False
+    """No earlier run of `source_id`: nothing could have disappeared, nothing is marked."""
 
     @property
     def changed(self) -> bool:
@@ -143,21 +153,26 @@ class ThreadService:
     ) -> ImportReport:
         """Stage the samples, plan, write; the samples land only if the write did."""
         staged = StagedTelemetry()
+        previous = self._continued(source)
         try:
             if collected.samples:
-                staged = stage_samples(collected.samples, self.store.data_dir, source.identity)
+                parts = source.identity
+                if previous not in (None, source.identity):
+                    parts = _adopt_parts(self.store.data_dir, collected, previous, parts, dry_run)
+                staged = stage_samples(collected.samples, self.store.data_dir, parts)
                 add_summaries(collected, staged.summaries, self.ontology)
             resolve_ends(self.store, collected, self.error_limit)
             plan = plan_writes(
                 self.store,
                 collected,
-                source.identity,
+                previous or source.identity,
                 create_missing=create_missing,
                 error_limit=self.error_limit,
             )
             report = _report(collected, plan, source, dry_run)
+            report.new_source = previous is None
             if not dry_run and report.changed:
-                report.run = self._write(plan, source, report, progress)
+                report.run = self._write(plan, source, report, progress, previous)
         except BaseException:
             staged.discard()
             raise
@@ -167,10 +182,41 @@ class ThreadService:
             staged.commit()
         return report
 
+    def _continued(self, source: Source) -> str | None:
+        """The key whose earlier records this run compares with: the source's own when it
+        ran before, else the first of its `previous_ids` that did (the first import
+        after an upgrade changed the key); None for a new source."""
+        for key in (source.identity, *source.previous_ids):
+            rows = self.store.read(
+                "MATCH (r:ImportRun {source_id: $src}) WHERE r.importer = $importer "
+                "RETURN count(r) AS runs",
+                {"src": key, "importer": source.importer},
+            )
+            if rows and rows[0]["runs"]:
+                return key
+        return None
+
+    def _adopt(self, previous: str, plan: Plan, src: str) -> None:
+        """Move what the source wrote under its previous key to its key now, so later
+        runs find it (once: afterwards the source has runs of its own key)."""
+        keys = {"old": previous, "new": src}
+        self.store.write("MATCH (n:Entity {_src: $old}) SET n._src = $new", keys)
+        for rel_type in sorted(plan.rel_types & set(self.ontology.relations)):
+            self.store.write(
+                f"MATCH (:Entity)-[r:`{rel_type}`]->(:Entity) WHERE r._src = $old SET r._src = $new",
+                keys,
+            )
+
     def _write(
-        self, plan: Plan, source: Source, report: ImportReport, progress: ProgressCallback | None
+        self,
+        plan: Plan,
+        source: Source,
+        report: ImportReport,
+        progress: ProgressCallback | None,
+        previous: str | None = None,
     ) -> str:
-        """Write the plan under a new ImportRun; returns the run's uid."""
+        """Write the plan under a new ImportRun; returns the run's uid. `previous` is the
+        key the plan was made against, when not the source's own (see `_continued`)."""
         now = utc_now()
         run_uid = self._start_run(source, now)
         src = source.identity
@@ -208,6 +254,8 @@ class ThreadService:
                             "while importing (deleted concurrently?); rerun the import"
                         )
                     advance(len(batch))
+            if previous not in (None, src):
+                self._adopt(str(previous), plan, src)
             self._mark_missing(plan, run_uid, now)
             self._finish(run_uid, "succeeded", report, plan, None, done)
         except BaseException as exc:
@@ -301,6 +349,7 @@ def _reading(records: Iterable[Record], progress: ProgressCallback | None) -> It
 def _report(collected: Collected, plan: Plan, source: Source, dry_run: bool) -> ImportReport:
     """What the plan amounts to, as the import reports it."""
     report = ImportReport(source.path, source.importer, source.sha256, dry_run)
+    report.source_id = source.identity
     report.samples = sum(batch.table.num_rows for batch in collected.samples)
     report.warnings = [_notice_text(n) for n in [*collected.notices, *plan.notices]]
     report.placeholders = sum(len(rows) for rows in plan.placeholders.values())
@@ -313,6 +362,23 @@ def _report(collected: Collected, plan: Plan, source: Source, dry_run: bool) -> 
     ]
     report.disappeared = listed[:_DISAPPEARED_LISTED]
     return report
+
+
+def _adopt_parts(
+    data_dir: Path, collected: Collected, previous: str, identity: str, dry_run: bool
+) -> str:
+    """The key to stage this run's samples under when the source's key changed: each
+    channel's Parquet part of the previous key is renamed to the new key's (a dry run
+    renames nothing and stages under the previous key), so the samples are replaced,
+    not stored twice."""
+    if dry_run:
+        return previous
+    for channel in {batch.channel for batch in collected.samples}:
+        folder = channel_folder(data_dir, channel)
+        old = folder / part_name(previous)
+        if old.exists():
+            os.replace(old, folder / part_name(identity))
+    return identity
 
 
 def _notice_text(notice: Notice) -> str:

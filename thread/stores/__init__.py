@@ -91,8 +91,19 @@ def open_store(
     user: str | None = None,
     password: str | None = None,
     database: str | None = None,
+    create: bool = True,
 ) -> GraphStore:
-    """Open the store `spec` names, with its schema ensured; close it (or use `with`)."""
+    """Open the store `spec` names, with its schema ensured; close it (or use `with`).
+
+    Args:
+        create: make an embedded store whose folder holds none yet. Off for work that
+            only reads (or adds to what is there), so a mistyped path is an error
+            instead of a new, empty store. A Neo4j server's database is the server's to
+            create, either way.
+
+    Raises:
+        StoreError: the store cannot be opened, or holds nothing and `create` is off.
+    """
     if not isinstance(spec, StoreSpec):
         spec = parse_store_spec(spec)
     store: GraphStore
@@ -103,7 +114,7 @@ def open_store(
     else:
         from thread.stores.falkordb_store import FalkorDBStore
 
-        store = FalkorDBStore(spec.folder, graph=spec.graph)
+        store = FalkorDBStore(spec.folder, graph=spec.graph, create=create)
     try:
         store.ensure_schema()
     except BaseException:

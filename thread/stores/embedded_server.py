@@ -107,6 +107,12 @@ class EmbeddedServer:
 
     # -------------------------------------------------------------- public
 
+    @property
+    def holds_store(self) -> bool:
+        """Whether the folder holds a store: its server's data folder, which the first
+        open creates (a folder that merely exists, or a mistyped path, does not)."""
+        return self.data_dir.is_dir()
+
     def acquire(self) -> None:
         """Make sure the server runs and register this process as one of its users."""
         if self._client_handle is not None:

@@ -79,11 +79,27 @@ class FalkorDBStore(GraphStore):
     """Writes that could take the graph past this many property names are refused:
     FalkorDB's limit is 65,535 (16-bit ids), and past it a new name aliases an old one."""
 
-    def __init__(self, folder: Path, graph: str = "thread", onto: Ontology | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        graph: str = "thread",
+        onto: Ontology | None = None,
+        *,
+        create: bool = True,
+    ) -> None:
+        """Open (and with `create`, make) the store in `folder`.
+
+        Raises:
+            StoreError: `create` is off and the folder holds no store.
+        """
         super().__init__(onto)
         self.folder = Path(folder).resolve()
         self.graph_name = graph
         self.server = EmbeddedServer(self.folder)
+        if not create and not self.server.holds_store:
+            raise StoreError(
+                f"no store at {self.folder}; create it with `thread init` or an import"
+            )
         self.server.acquire()
         try:
             from falkordb import FalkorDB

@@ -41,7 +41,10 @@ class ImportForm(BaseModel):
     mapping: UploadFile | None = Field(default=None, description="a TOML mapping file")
     dry_run: bool = False
     create_missing: bool = False
-    source_id: str | None = None
+    source_id: str | None = Field(
+        default=None,
+        description="the source's stable name across exports (default: the file's name)",
+    )
 
 
 def _safe_name(name: str | None) -> str:
@@ -122,7 +125,7 @@ async def start_import(
         mapping_path,
         fields.create_missing,
         fields.dry_run,
-        fields.source_id or f"{fields.kind}:upload:{path.name}",
+        fields.source_id,  # None: the upload's file name, as for `thread import`
         actor=token.name,
     )
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from thread.clock import utc_now
+from thread.entities import require_entity
 from thread.pipeline.write import ProgressCallback, Source, ThreadService
 from thread.records import PropValue, Record, node, rel
 from thread.sim.errors import RunNotFoundError, SimError
@@ -387,7 +388,13 @@ def latest_run(store: GraphStore, model: str, kind: str, twin: str) -> RunRecord
 
 
 def list_runs(store: GraphStore, twin: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    """Runs, newest first, optionally only those that simulated `twin`."""
+    """Runs, newest first, optionally only those that simulated `twin`.
+
+    Raises:
+        NotFoundError: `twin` is given and no entity has this uid (with the closest).
+    """
+    if twin is not None:
+        require_entity(store, twin)
     where = (
         "MATCH (r:SimulationRun)-[:SIMULATED]->(:Entity {uid: $twin}) "
         if twin

@@ -318,3 +318,44 @@ def test_token_commands_show_the_secret_once(tmp_path: Path) -> None:
     assert duplicate.exit_code == 1 and "exists" in duplicate.stderr
     assert runner.invoke(cli, [*store, "token", "revoke", "dash"]).exit_code == 0
     assert runner.invoke(cli, [*store, "token", "revoke", "dash"]).exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "forms"),
+    [
+        ("/as-of/unit:P-100/SN-0012?date=yesterday", "a date YYYY-MM-DD or a UTC time"),
+        ("/as-of/unit:P-100/SN-0012?date=2024-13-01", "a date YYYY-MM-DD or a UTC time"),
+        ("/recall/supplier:SUP-NB?as_of=2024-13-01", "a date YYYY-MM-DD"),
+        ("/recall/supplier:SUP-NB?as_of=2024-05-01garbage", "a date YYYY-MM-DD"),
+    ],
+)
+def test_a_bad_date_is_422_with_the_accepted_forms(
+    client: TestClient, tokens: dict[str, Any], url: str, forms: str
+) -> None:
+    response = client.get(url, headers=auth(tokens["read"]))
+    assert response.status_code == 422
+    body = response.json()
+    assert set(body) == {"code", "message", "details"} and body["code"] == "bad_parameters"
+    assert "is not " + forms in body["message"] and "Traceback" not in response.text
+    good = client.get(url.split("=")[0] + "=2024-05-01", headers=auth(tokens["read"]))
+    assert good.status_code == 200
+
+
+def test_an_unknown_token_scope_is_a_usage_error(tmp_path: Path) -> None:
+    store = ["--store", f"embedded:{tmp_path}"]
+    result = runner.invoke(cli, [*store, "token", "create", "--name", "x", "--scope", "bogus"])
+    assert result.exit_code == 2
+    assert "unknown scope 'bogus'; choose read, write, admin" in result.stderr
+    assert not (tmp_path / "tokens.json").exists()
+
+
+def test_the_trace_says_a_units_health_and_why(client: TestClient, tokens: dict[str, Any]) -> None:
+    """Issue 17, point 5: the API's health is the overlay's and the CLI's (one function)."""
+    flagged = client.get("/trace/unit:P-100/SN-0010", headers=auth(tokens["read"]))
+    assert flagged.status_code == 200
+    assert flagged.json()["twin"]["health"] == {
+        "level": "warning",
+        "reasons": ["contains suspect lot lot:LOT-B-2302"],
+    }
+    clean = client.get("/trace/unit:P-100/SN-0001?sections=twin", headers=auth(tokens["read"]))
+    assert clean.json()["twin"]["health"] == {"level": "good", "reasons": []}

@@ -29,6 +29,7 @@ from thread.sim import api
 from thread.sim.maintenance import optimal_age
 from thread.sim.reliability import fit_weibull
 from thread.stores import GraphStore, open_store
+from thread.stores.falkordb_store import FalkorDBStore
 
 MAPPINGS = Path(__file__).resolve().parents[1] / "examples" / "mappings"
 FLEET = "atwin:CMAPSS-TURBOFAN/A"
@@ -346,3 +347,17 @@ def test_cli_evaluate_scores_labelled_files(shared_data: Path, tmp_path: Path) -
     assert scores["units"] == 20 and scores["rmse"] < 20 and len(scores["predictions"]) == 20
     assert scores["predictions"][0]["true_rul"] == cuts[81]
     assert scores["nasa_score"] > 0 and scores["mae"] <= scores["rmse"]
+
+
+def test_sim_commands_follow_the_exit_code_rule(pump_fleet: GraphStore) -> None:
+    """An unknown twin is not found (1), a --by that is not a choice a usage error (2)."""
+    if not isinstance(pump_fleet, FalkorDBStore):
+        pytest.skip("the CLI tests drive the embedded store")
+    store_arg = ["--store", f"embedded:{pump_fleet.folder}#{pump_fleet.graph_name}"]
+    unknown = runner.invoke(main.app, [*store_arg, "sim", "runs", "--twin", "twin:NOPE"])
+    assert unknown.exit_code == 1 and "no entity with uid 'twin:NOPE'" in unknown.stderr
+    assert unknown.stdout == ""
+    known = runner.invoke(main.app, [*store_arg, "sim", "runs", "--twin", "twin:P-100/SN-0012"])
+    assert known.exit_code == 0, known.stderr
+    by = runner.invoke(main.app, [*store_arg, "sim", "reliability", "atwin:P-100/B", "--by", "bogus"])  # fmt: skip
+    assert by.exit_code == 2 and "'bogus' is not failure-mode" in by.stderr

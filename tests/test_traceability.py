@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from thread.clock import parse_day, parse_moment
 from thread.diagram import render_diagram
-from thread.errors import NotFoundError
+from thread.errors import NotFoundError, UsageError
 from thread.live.alerts import alerts_for_unit
 from thread.queries.as_of import as_of, structure
 from thread.queries.diff import diff
@@ -323,3 +324,112 @@ def test_a_uid_no_node_can_have_is_not_found(pump_fleet: GraphStore, uid: str) -
         trace(pump_fleet, uid)
     with pytest.raises(NotFoundError):
         get_entity(pump_fleet, uid)
+
+
+@pytest.mark.parametrize(
+    ("text", "day", "moment"),
+    [
+        ("2024-05-01", "2024-05-01", "2024-05-01"),
+        ("2024-02-29", "2024-02-29", "2024-02-29"),
+        ("2024-05-01T10:00:00Z", None, "2024-05-01T10:00:00Z"),
+        ("2024-05-01T10:00:00", None, "2024-05-01T10:00:00Z"),
+        ("2024-13-01", None, None),
+        ("2024-02-30", None, None),
+        ("yesterday", None, None),
+        ("2025-06-30garbage", None, None),
+        ("2024-05-01T10:00:00Zjunk", None, None),
+        ("2024-05-01T24:00:00Z", None, None),
+        ("2024-05-01 10:00:00", None, None),
+        ("2024-W18-3", None, None),
+        ("", None, None),
+    ],
+)
+def test_user_dates_are_read_whole_or_refused_with_the_forms(
+    text: str, day: str | None, moment: str | None
+) -> None:
+    """A date the user gives is compared as text in the graph: "2024-13-01" or a date with
+    anything after it must be an error, not a confident wrong answer."""
+    for parse, expected, forms in (
+        (parse_day, day, "a date YYYY-MM-DD"),
+        (parse_moment, moment, "a date YYYY-MM-DD or a UTC time YYYY-MM-DDTHH:MM:SS[Z]"),
+    ):
+        if expected is not None:
+            assert parse(text, "--when") == expected
+            continue
+        with pytest.raises(UsageError) as excinfo:
+            parse(text, "--when")
+        assert str(excinfo.value) == f"--when: {text!r} is not {forms}"
+
+
+@pytest.mark.parametrize("date", ["yesterday", "2024-13-01", "2024-02-30", "2024-05-01garbage"])
+def test_as_of_and_recall_refuse_a_date_that_is_not_one(pump_fleet: GraphStore, date: str) -> None:
+    with pytest.raises(UsageError, match="is not a date YYYY-MM-DD or a UTC time"):
+        as_of(pump_fleet, pump(12), date)
+    with pytest.raises(UsageError, match=r"is not a date YYYY-MM-DD$"):
+        recall(pump_fleet, "supplier:SUP-NB", as_of=date)
+
+
+def test_as_of_a_utc_time_is_its_configuration_on_that_day(pump_fleet: GraphStore) -> None:
+    on_day = as_of(pump_fleet, pump(12), "2024-05-01")
+    at_noon = as_of(pump_fleet, pump(12), "2024-05-01T12:00:00")
+    assert at_noon.date == "2024-05-01T12:00:00Z"
+    assert [item.to_dict() for item in at_noon.items] == [item.to_dict() for item in on_day.items]
+
+
+def test_a_trace_carries_the_units_health_with_its_reasons(pump_fleet: GraphStore) -> None:
+    """Issue 17, point 5: the trace's twin section says the unit's health and why, the
+    same as `unit_health` (the overlay's and the HTTP API's function)."""
+    from thread.queries.health import unit_health
+
+    uids = [pump(n) for n in range(1, 25)] + [motor(12)]
+    health = unit_health(pump_fleet, uids)
+    for uid in uids:
+        assert trace(pump_fleet, uid).to_dict()["twin"]["health"] == health[uid].to_dict(), uid
+    assert health[pump(12)].to_dict() == {
+        "level": "warning",
+        "reasons": [f"contains suspect lot {DEFECTIVE} (depth 2)"],  # in its motor
+    }
+    assert health[pump(10)].reasons == [f"contains suspect lot {DEFECTIVE}"]
+    assert health[pump(1)].to_dict() == {"level": "good", "reasons": []}
+    assert health[pump(20)].level == "good", "its lot was replaced"
+    # SN-0019's open corrective work order outranks its suspect lot
+    assert health[pump(19)].level == "critical"
+    assert health[pump(19)].reasons[0].startswith("open corrective work order")
+    assert unit_health(pump_fleet, ["unit:P-100/SN-9999"])["unit:P-100/SN-9999"].level == "unknown"
+
+
+def test_recall_counts_top_level_units_and_sub_units_apart(pump_fleet: GraphStore) -> None:
+    """Issue 17, point 6: "reached 22 units" counted the motors inside the pumps."""
+    reached = pump_fleet.read(
+        "MATCH (u:Unit)-[:CONTAINS*]->(:Lot {uid: $lot}) WITH DISTINCT u "
+        "OPTIONAL MATCH (p:Unit)-[r:CONTAINS]->(u) WHERE r.valid_to IS NULL "
+        "RETURN u.uid AS uid, count(p) AS parents",
+        {"lot": DEFECTIVE},
+    )
+    top = sorted(r["uid"] for r in reached if r["parents"] == 0)
+    sub = sorted(r["uid"] for r in reached if r["parents"] > 0)
+    assert (len(top), len(sub)) == (15, 7)
+    result = recall(pump_fleet, DEFECTIVE)
+    data = result.to_dict()
+    assert (data["top_units"], data["sub_units"]) == (top, sub)
+    assert data["units"] == sorted(top + sub), "`units` keeps every unit reached"
+    assert data["top_still_installed"] == [u for u in top if u != pump(20)]
+    assert data["sub_still_installed"] == sub
+    assert all(e["lot"] == DEFECTIVE for e in data["exposures"])
+    assert {e["supplier"] for e in data["exposures"]} == {"supplier:SUP-NB"}
+    assert {e["unit"]: e["within"] for e in data["exposures"] if e["within"]} == {
+        motor(n): pump(n) for n in range(12, 19)
+    }
+
+
+def test_each_unit_a_supplier_recall_reaches_names_its_lot(pump_fleet: GraphStore) -> None:
+    rows = pump_fleet.read(
+        "MATCH (u:Unit)-[:CONTAINS*]->(l:Lot)-[:SUPPLIED_BY]->(:Supplier {uid: 'supplier:SUP-NB'}) "
+        "RETURN DISTINCT u.uid AS unit, l.uid AS lot"
+    )
+    result = recall(pump_fleet, "supplier:SUP-NB")
+    assert {(e.unit, e.lot) for e in result.exposures} <= {(r["unit"], r["lot"]) for r in rows}
+    assert all(
+        e.lot in result.suspects and e.supplier == "supplier:SUP-NB" for e in result.exposures
+    )
+    assert len(result.top_units) + len(result.sub_units) == len(result.units)

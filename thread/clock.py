@@ -5,6 +5,7 @@ is written by this module, so that they sort and compare as text."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 from thread.errors import UsageError
@@ -46,7 +47,10 @@ def from_epoch(seconds: float) -> str:
 
 
 DAY_FORMS = "a date YYYY-MM-DD"
-MOMENT_FORMS = "a date YYYY-MM-DD or a UTC time YYYY-MM-DDTHH:MM:SSZ"
+MOMENT_FORMS = "a date YYYY-MM-DD or a UTC time YYYY-MM-DDTHH:MM:SS[Z]"
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_MOMENT = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})Z?")
 
 
 def parse_day(text: str, what: str) -> str:
@@ -58,25 +62,27 @@ def parse_day(text: str, what: str) -> str:
     Raises:
         UsageError: not a real date in the form YYYY-MM-DD.
     """
-    try:
-        if len(text) == 10:
+    if _DAY.fullmatch(text):
+        try:
             return date.fromisoformat(text).isoformat()
-    except ValueError:
-        pass
+        except ValueError:
+            pass
     raise UsageError(f"{what}: {text!r} is not {DAY_FORMS}")
 
 
 def parse_moment(text: str, what: str) -> str:
-    """A date or UTC time the user gave, checked, in the form it is compared in.
+    """A date or UTC time the user gave, checked, in the form it is compared in: a date
+    stays YYYY-MM-DD, a time becomes Thread's timestamp (a time without `Z` is UTC).
 
     Raises:
-        UsageError: neither a real date YYYY-MM-DD nor a UTC time YYYY-MM-DDTHH:MM:SSZ.
+        UsageError: neither a real date YYYY-MM-DD nor a UTC time YYYY-MM-DDTHH:MM:SS[Z].
     """
+    moment = _MOMENT.fullmatch(text)
     try:
-        if len(text) == 10:
+        if _DAY.fullmatch(text):
             return date.fromisoformat(text).isoformat()
-        if len(text) == 20:
-            return utc_text(datetime.strptime(text, TIMESTAMP))
+        if moment:
+            return utc_text(datetime.strptime(moment.group(1), TIMESTAMP[:-1]))
     except ValueError:
         pass
     raise UsageError(f"{what}: {text!r} is not {MOMENT_FORMS}")

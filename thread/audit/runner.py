@@ -25,7 +25,6 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,9 +41,9 @@ from thread.audit.model import (
     severity_rank,
 )
 from thread.audit.shacl import shapes_rule
-from thread.clock import utc_now, utc_today
+from thread.clock import parse_day, utc_now, utc_today
 from thread.entities import require_entity
-from thread.errors import ThreadError
+from thread.errors import ThreadError, UsageError
 from thread.pipeline.write import ProgressCallback, Source, ThreadService
 from thread.records import node
 from thread.stores.base import GraphStore
@@ -103,7 +102,7 @@ def select_rules(
 class AuditOptions:
     """How to run an audit (the same for the CLI, the import hook and scripts).
 
-    `as_of` is the audit date (today, UTC, when None); `twin` narrows the audit to one
+    `as_of` is the audit date, YYYY-MM-DD (today, UTC, when None); `twin` narrows the audit to one
     twin's units (an InstanceTwin, AggregateTwin or Unit uid); `params` override rule
     parameters by name; `record` writes an AuditRun node. `jobs` rules run at a time:
     both stores serve reads concurrently, so an audit of a large graph takes about the
@@ -256,12 +255,13 @@ def twin_units(store: GraphStore, uid: str, as_of: str) -> list[str]:
 
 
 def _audit_date(as_of: str | None) -> str:
+    """The audit date, checked whole (a date with anything after it is not a date)."""
     if as_of is None:
         return utc_today()
     try:
-        return date.fromisoformat(as_of[:10]).isoformat()
-    except ValueError:
-        raise AuditUsageError(f"--as-of {as_of!r} is not a date YYYY-MM-DD") from None
+        return parse_day(as_of, "--as-of")
+    except UsageError as exc:
+        raise AuditUsageError(str(exc)) from None
 
 
 def _plan(

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, cast, get_args
 
-from thread.errors import ThreadError
+from thread.errors import ThreadError, UsageError
 from thread.stores import DEFAULT_HOME, StoreSpec
 
 __all__ = ["SCOPES", "Scope", "Token", "TokenError", "TokenStore", "tokens_file"]
@@ -29,7 +29,8 @@ _RANK = {"read": 0, "write": 1, "admin": 2}
 
 
 class TokenError(ThreadError):
-    """A token problem a user can fix: unknown name, duplicate name, bad scope."""
+    """A token problem a user can fix: unknown name, duplicate name (a bad scope or an
+    empty name is a UsageError)."""
 
 
 @dataclass(frozen=True)
@@ -98,11 +99,16 @@ class TokenStore:
         return fd
 
     def create(self, name: str, scope: str, now: str) -> tuple[Token, str]:
-        """A new token and its secret (shown once; only its hash is kept)."""
+        """A new token and its secret (shown once; only its hash is kept).
+
+        Raises:
+            UsageError: an unknown scope or an empty name.
+            TokenError: a token of this name exists.
+        """
         if scope not in SCOPES:
-            raise TokenError(f"unknown scope {scope!r}; choose {', '.join(SCOPES)}")
+            raise UsageError(f"--scope: unknown scope {scope!r}; choose {', '.join(SCOPES)}")
         if not name.strip():
-            raise TokenError("a token needs a name, e.g. --name dashboard")
+            raise UsageError("a token needs a name, e.g. --name dashboard")
         fd = self._locked()
         try:
             records = self._load()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from thread.clock import parse_moment
 from thread.entities import primary_label, require_entity
 from thread.errors import ThreadError
 from thread.stores.base import GraphStore
@@ -117,11 +118,14 @@ class Configuration:
 
 
 def as_of(store: GraphStore, uid: str, date: str) -> Configuration:
-    """The configuration of a unit on a date (YYYY-MM-DD or a UTC ISO datetime).
+    """The configuration of a unit on a date (YYYY-MM-DD or a UTC time
+    YYYY-MM-DDTHH:MM:SS[Z]).
 
     Raises:
+        UsageError: `date` is neither (checked before the store is asked).
         NotFoundError: no entity has this uid.
     """
+    date = parse_moment(date, "date")
     label, _ = require_entity(store, uid)
     if label != "Unit":
         raise ThreadError(f"{uid} is a {label}; a configuration as of a date belongs to a Unit")

@@ -12,7 +12,7 @@ from thread.errors import (
     QueryMemoryError,
     QueryTimeoutError,
     ReadOnlyError,
-    ThreadError,
+    UsageError,
 )
 from thread.stores.base import GraphStore
 
@@ -25,7 +25,7 @@ def parse_params(pairs: Iterable[str]) -> dict[str, Any]:
     for pair in pairs:
         name, sep, text = pair.partition("=")
         if not sep or not name:
-            raise ThreadError(f"parameter {pair!r} is not NAME=VALUE")
+            raise UsageError(f"parameter {pair!r} is not NAME=VALUE (e.g. s=SN-0042)")
         try:
             params[name] = json.loads(text)
         except json.JSONDecodeError:

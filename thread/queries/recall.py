@@ -5,6 +5,11 @@ the intervals of its CONTAINS relationships; the suspect is still installed when
 them are open, and was removed on the earliest end on the path (by the work order that
 ended it). Paths whose intervals never overlapped (the lot left the motor before the
 motor went into the pump) did not expose the unit and are left out.
+
+Units reached are top-level units or sub-units: a sub-unit sits inside another unit now
+(on the `as_of` date when given), as a motor in its pump; the count of units to recall
+is that of the top-level units. Each exposure names the lot, supplier and revision of
+the suspect item that reached the unit.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from thread.clock import parse_day
 from thread.diagram import Diagram
 from thread.entities import primary_label, require_entity
 from thread.errors import ThreadError
@@ -21,10 +27,22 @@ __all__ = ["Exposure", "Recall", "containers", "recall"]
 
 _PATHS = (
     "UNWIND $suspects AS s MATCH (x:Entity {uid: s}) "
+    "OPTIONAL MATCH (x)-[:SUPPLIED_BY]->(sup:Supplier) "
+    "WITH x, collect(DISTINCT sup.uid) AS suppliers "
+    "OPTIONAL MATCH (x)-[:OF_REVISION]->(rev:PartRevision) "
+    "WITH x, suppliers, collect(DISTINCT rev.uid) AS revisions "
     "MATCH path = (u:Unit)-[:CONTAINS*]->(x) "
     "RETURN [n IN nodes(path) | n.uid] AS uids, "
     "[r IN relationships(path) | r {.valid_from, .valid_to, .installed_by, .removed_by, .quantity}] AS edges, "
-    "u.part_number AS part_number, u.serial AS serial"
+    "u.part_number AS part_number, u.serial AS serial, "
+    "CASE WHEN 'Lot' IN labels(x) THEN x.uid END AS lot, suppliers, revisions"
+)
+# the unit each reached unit sits in, now (`$as_of` null) or on `$as_of`
+_WITHIN = (
+    "UNWIND $units AS u MATCH (p:Unit)-[r:CONTAINS]->(:Entity {uid: u}) "
+    "WHERE ($as_of IS NULL AND r.valid_to IS NULL) OR ($as_of IS NOT NULL "
+    "AND coalesce(r.valid_from, '') <= $as_of AND (r.valid_to IS NULL OR r.valid_to > $as_of)) "
+    "RETURN u AS unit, min(p.uid) AS within"
 )
 _SUSPECTS = {
     "Lot": "RETURN $uid AS uid",
@@ -36,7 +54,9 @@ _SUSPECTS = {
 
 @dataclass
 class Exposure:
-    """A unit that contained the suspect through one genealogy path."""
+    """A unit that contained the suspect through one genealogy path: `lot`, `supplier`
+    and `revision` are those of the suspect item (None when it has none, as a suspect
+    serial has no lot); `within` is the unit it sits in (None for a top-level unit)."""
 
     unit: str
     part_number: str | None
@@ -48,6 +68,10 @@ class Exposure:
     removed_on: str | None = None
     removed_by: str | None = None
     site: list[dict[str, Any]] = field(default_factory=list)
+    lot: str | None = None
+    supplier: str | None = None
+    revision: str | None = None
+    within: str | None = None
 
     @property
     def depth(self) -> int:
@@ -86,6 +110,9 @@ def containers(store: GraphStore, suspects: list[str], as_of: str | None = None)
             row["uids"],
             edges,
             "installed",
+            lot=row["lot"],
+            supplier=min(row["suppliers"], default=None),
+            revision=min(row["revisions"], default=None),
         )
         closed = [
             e
@@ -110,8 +137,12 @@ def containers(store: GraphStore, suspects: list[str], as_of: str | None = None)
         places.setdefault(row["unit"], []).append(
             {"uid": row["uid"], "label": primary_label(row["labels"]), "name": row["name"]}
         )
+    within = {
+        row["unit"]: row["within"] for row in store.read(_WITHIN, {"units": units, "as_of": as_of})
+    }
     for exposure in exposures:
         exposure.site = places.get(exposure.unit, [])
+        exposure.within = within.get(exposure.unit)
     exposures.sort(key=lambda e: (e.unit, e.depth, e.path))
     return exposures
 
@@ -119,7 +150,11 @@ def containers(store: GraphStore, suspects: list[str], as_of: str | None = None)
 @dataclass
 class Recall:
     """`to_dict()` is the stable JSON shape: the suspect, the suspect items it stands for,
-    counts, and one entry per unit and path."""
+    the units reached, and one entry per unit and path.
+
+    `units` and `still_installed` count every unit reached, sub-units included (a pump
+    and the motor inside it are two); `top_units` and `sub_units` split them, and
+    `top_still_installed` and `sub_still_installed` split `still_installed`."""
 
     uid: str
     label: str
@@ -135,6 +170,24 @@ class Recall:
     def still_installed(self) -> list[str]:
         return sorted({e.unit for e in self.exposures if e.status == "installed"})
 
+    @property
+    def top_units(self) -> list[str]:
+        """Units reached that sit in no other unit: the items to recall."""
+        return sorted({e.unit for e in self.exposures if e.within is None})
+
+    @property
+    def sub_units(self) -> list[str]:
+        """Units reached that sit inside another unit (a motor in its pump)."""
+        return sorted({e.unit for e in self.exposures if e.within is not None})
+
+    @property
+    def top_still_installed(self) -> list[str]:
+        return sorted(set(self.still_installed) & set(self.top_units))
+
+    @property
+    def sub_still_installed(self) -> list[str]:
+        return sorted(set(self.still_installed) & set(self.sub_units))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "uid": self.uid,
@@ -143,6 +196,10 @@ class Recall:
             "suspects": self.suspects,
             "units": self.units,
             "still_installed": self.still_installed,
+            "top_units": self.top_units,
+            "sub_units": self.sub_units,
+            "top_still_installed": self.top_still_installed,
+            "sub_still_installed": self.sub_still_installed,
             "exposures": [{**asdict(e), "depth": e.depth} for e in self.exposures],
         }
 
@@ -169,12 +226,15 @@ class Recall:
 
 def recall(store: GraphStore, uid: str, *, as_of: str | None = None) -> Recall:
     """Units reached by a suspect Lot, Supplier (its lots), PartRevision (its lots and
-    units) or Unit (a suspect serial), at any depth; as of a date when given.
+    units) or Unit (a suspect serial), at any depth; as of a date (YYYY-MM-DD) when given.
 
     Raises:
+        UsageError: `as_of` is not a date (checked before the store is asked).
         NotFoundError: no entity has this uid.
         ThreadError: the entity is not something a recall can start from.
     """
+    if as_of is not None:
+        as_of = parse_day(as_of, "as-of date")
     label, _ = require_entity(store, uid)
     if label not in _SUSPECTS:
         raise ThreadError(

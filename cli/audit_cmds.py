@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 
 from thread.audit.model import SEVERITIES, AuditUsageError, Severity
-from thread.cli.output import err, out, print_json, progress_reporter
+from thread.cli import output
+from thread.cli.output import err, literal, out, print_json, progress_reporter
 from thread.cli.state import AppState
 from thread.queries.query import parse_params
 
@@ -31,7 +32,7 @@ _FAIL_ON = ("error", "warning")
 
 
 def _usage(message: str) -> typer.Exit:
-    err.print(f"[bold red]Error:[/] {message}", markup=True, highlight=False)
+    err.print(f"[bold red]Error:[/] {literal(message)}", markup=True, highlight=False)
     return typer.Exit(EXIT_USAGE)
 
 
@@ -44,59 +45,72 @@ def _choice(value: str | None, choices: tuple[str, ...], option: str) -> str | N
 def show_report(report: AuditReport, limit: int) -> None:
     """The summary table, the vacuous rules, and the first `limit` new violations of each
     failing rule (also what `thread import --audit` shows)."""
-    table = Table(title=f"audit {report.run or report.run_id} as of {report.as_of}")
-    table.add_column("rule", no_wrap=True)
-    for column in ("severity", "outcome"):
-        table.add_column(column)
+    table = Table(title=literal(f"audit {report.run or report.run_id} as of {report.as_of}"))
+    for column in ("rule", "severity", "outcome"):
+        table.add_column(column, overflow="fold")
     for column in ("targets", "violations", "new", "seconds"):
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", overflow="fold")
     table.add_column("note", overflow="fold")
     for r in report.results:
         table.add_row(
-            r.rule,
-            r.severity,
+            literal(r.rule),
+            literal(r.severity),
             f"[{_STYLES[r.outcome]}]{r.outcome}[/]",
             "—" if r.targets is None else str(r.targets),
             str(r.violations),
             str(r.new),
             f"{r.seconds:.3f}",
-            r.note or "",
+            literal(r.note),
         )
     out.print(table)
     vacuous = [r.rule for r in report.results if r.outcome == "vacuous"]
     if vacuous:
-        out.print(f"[yellow]checked nothing[/] (not a pass): {', '.join(vacuous)}")
+        out.print(f"[yellow]checked nothing[/] (not a pass): {literal(', '.join(vacuous))}")
     for r in report.results:
         if r.outcome not in ("fail", "warn", "error") or not (r.rows or r.note):
             continue
         if r.outcome == "error":
-            out.print(f"[bold red]{r.rule}[/] could not run: {r.note}")
+            out.print(f"[bold red]{literal(r.rule)}[/] could not run: {literal(r.note)}")
             continue
         rows = [row for row in r.rows if not row.get("known")]
-        out.print(f"[bold]{r.rule}[/] ({r.level}): {len(rows)} new violation(s), {r.description}")
+        out.print(
+            f"[bold]{literal(r.rule)}[/] ({r.level}): {len(rows)} new violation(s), {literal(r.description)}"
+        )
         for row in rows[:limit]:
             message = str(row["message"])
             out.print(
-                f"  {message}" if str(row["uid"]) in message else f"  {row['uid']}: {message}"
+                f"  {message}" if str(row["uid"]) in message else f"  {row['uid']}: {message}",
+                markup=False,
             )
         if len(rows) > limit:
             out.print(f"  … and {len(rows) - limit} more (--limit, --json for all)")
     summary = ", ".join(f"{n} {o}" for o, n in report.counts().items() if n)
-    err.print(f"{report.status}: {summary}; {sum(r.new for r in report.results)} new violation(s)")
+    err.print(
+        f"{report.status}: {summary}; {sum(r.new for r in report.results)} new violation(s)",
+        markup=False,
+    )
 
 
-def _emit(report: AuditReport, json_output: bool, limit: int, junit: Path | None) -> None:
-    """The report on stdout (JSON or tables), and as JUnit XML when asked: `audit` and
-    `validate` answer alike."""
+RESULT_COLUMNS = ("rule", "severity", "outcome", "level", "targets", "violations", "new", "known",
+                  "seconds", "note")  # fmt: skip
+
+
+def _emit(
+    report: AuditReport, json_output: bool, limit: int, junit: Path | None, csv_output: bool = False
+) -> None:
+    """The report on stdout (JSON, CSV: one row per rule, or tables), and as JUnit XML when
+    asked: `audit` and `validate` answer alike."""
     from thread.audit.reports import to_json, to_junit
 
     if json_output:
         out.file.write(to_json(report) + "\n")
+    elif csv_output:
+        output.print_csv([r.to_dict(0) for r in report.results], RESULT_COLUMNS)
     else:
         show_report(report, limit)
     if junit:
         junit.write_text(to_junit(report), encoding="utf-8")
-        err.print(f"wrote {junit}")
+        err.print(f"wrote {junit}", markup=False)
 
 
 def audit(
@@ -108,6 +122,7 @@ def audit(
     twin: str | None = typer.Option(None, "--twin", help="Audit one twin's units (InstanceTwin, AggregateTwin or Unit uid)."),
     param: list[str] = typer.Option([], "--param", "-p", help="Rule parameter NAME=VALUE (VALUE read as JSON when it parses)."),
     json_output: bool = typer.Option(False, "--json", help="Print the report as JSON (shape in thread.audit.reports)."),
+    csv_output: bool = typer.Option(False, "--csv", help="Print the summary as CSV: a header row, then one row per rule."),
     junit: Path | None = typer.Option(None, "--junit", help="Write JUnit XML (one testcase per rule) to FILE."),
     html_path: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML report to FILE."),
     fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 when a rule fails at this level or above: error or warning."),
@@ -135,6 +150,7 @@ def audit(
     from thread.audit import write_baseline as save_baseline
     from thread.audit.reports import to_html
 
+    output.check_formats(json_output, csv_output)
     state: AppState = ctx.obj
     _choice(severity, SEVERITIES, "--severity")
     _choice(fail_on, _FAIL_ON, "--fail-on")
@@ -144,7 +160,7 @@ def audit(
             all_rules(rules, project=Path.cwd()), rule_ids or [], _severity(severity)
         )
         if list_rules:
-            _list(chosen, json_output)
+            _list(chosen, json_output, csv_output)
             return
         options = AuditOptions(
             as_of=as_of,
@@ -160,10 +176,10 @@ def audit(
             report = run_audit(store, chosen, options, progress)
     except AuditUsageError as exc:
         raise _usage(str(exc)) from None
-    _emit(report, json_output, limit, junit)
+    _emit(report, json_output, limit, junit, csv_output)
     if html_path:
         html_path.write_text(to_html(report), encoding="utf-8")
-        err.print(f"wrote {html_path}")
+        err.print(f"wrote {html_path}", markup=False)
     if write_baseline:
         written = save_baseline(
             write_baseline,
@@ -174,7 +190,7 @@ def audit(
                 for row in r.rows
             ),
         )
-        err.print(f"wrote {write_baseline}: {written} known violation(s)")
+        err.print(f"wrote {write_baseline}: {written} known violation(s)", markup=False)
     raise typer.Exit(report.exit_code)
 
 
@@ -189,7 +205,7 @@ def _fail_on(value: str) -> Literal["error", "warning"]:
     return "warning" if value == "warning" else "error"
 
 
-def _list(chosen: list[Rule], json_output: bool) -> None:
+def _list(chosen: list[Rule], json_output: bool, csv_output: bool = False) -> None:
     if json_output:
         print_json(
             [
@@ -208,12 +224,19 @@ def _list(chosen: list[Rule], json_output: bool) -> None:
             ]
         )
         return
+    rows = [
+        {"rule": r.id, "severity": r.severity, "rationale": r.description,
+         "parameters": ", ".join(f"{n}={p.default!r}" for n, p in r.params.items()), "source": r.source}
+        for r in chosen
+    ]  # fmt: skip
+    if csv_output:
+        output.print_csv(rows)
+        return
     table = Table(title=f"{len(chosen)} rules")
     for column in ("rule", "severity", "rationale", "parameters", "source"):
         table.add_column(column, overflow="fold")
-    for r in chosen:
-        params = ", ".join(f"{n}={p.default!r}" for n, p in r.params.items())
-        table.add_row(r.id, r.severity, r.description, params, r.source)
+    for row in rows:
+        table.add_row(*(literal(v) for v in row.values()))
     out.print(table)
 
 
@@ -223,6 +246,7 @@ def validate(
     twin: str | None = typer.Option(None, "--twin", help="Validate only this entity's neighbourhood."),
     depth: int = typer.Option(2, "--depth", min=0, help="Hops around --twin."),
     json_output: bool = typer.Option(False, "--json", help="Print the report as JSON (the audit shape)."),
+    csv_output: bool = typer.Option(False, "--csv", help="Print the summary as CSV: a header row, then one row per node shape."),
     junit: Path | None = typer.Option(None, "--junit", help="Write JUnit XML (one testcase per node shape) to FILE."),
     limit: int = typer.Option(10, "--limit", min=0, help="Results shown per failing shape."),
 ) -> None:  # fmt: skip
@@ -233,10 +257,11 @@ def validate(
     """
     from thread.audit.validate import validate_store
 
+    output.check_formats(json_output, csv_output)
     state: AppState = ctx.obj
     try:
         report = validate_store(state.store(), shapes, twin=twin, depth=depth)
     except AuditUsageError as exc:
         raise _usage(str(exc)) from None
-    _emit(report, json_output, limit, junit)
+    _emit(report, json_output, limit, junit, csv_output)
     raise typer.Exit(report.exit_code)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from thread.cli.output import err, out, progress_reporter
+from thread.cli.output import err, literal, out, progress_reporter
 from thread.cli.traceability_cmds import trace_tree
 from thread.errors import SourceError
 from thread.pipeline.imports import import_folder
@@ -39,7 +39,10 @@ def demo(
     with tempfile.TemporaryDirectory(prefix="thread-demo-") as scratch:
         home = folder or Path(scratch)
         with open_store(embedded_spec(home)) as store:
-            err.print(f"importing the example thread from {EXAMPLE} into {store.description}")
+            err.print(
+                f"importing the example thread from {EXAMPLE} into {store.description}",
+                markup=False,
+            )
             with progress_reporter(not ctx.obj.quiet) as progress:
                 reports = import_folder(store, EXAMPLE, progress=progress)
             status = store_status(store)
@@ -47,14 +50,14 @@ def demo(
                 title=f"example thread: {status.nodes} nodes, {sum(status.relationships.values())} relationships",
                 title_justify="left",
             )
-            table.add_column("imported")
+            table.add_column("imported", overflow="fold")
             table.add_column("nodes", justify="right")
             table.add_column("relationships", justify="right")
             table.add_column("samples", justify="right")
             for report in reports:
                 name = Path(report.source).name if report.importer != "twins" else "(derived)"
                 table.add_row(
-                    f"{report.importer} {name}",
+                    literal(f"{report.importer} {name}"),
                     str(report.nodes.created),
                     str(report.relationships.created),
                     f"{report.samples:,}" if report.samples else "",
@@ -65,10 +68,13 @@ def demo(
             out.print(trace_tree(result.to_dict(), result.sections["structure"]))
             suspect = recall(store, LOT)
             out.print(
-                f"\nBearing lot {LOT} was found defective: it reached {len(suspect.units)} units, "
-                f"{len(suspect.still_installed)} still contain it (thread recall {LOT})."
+                f"\nBearing lot {LOT} was found defective: it reached {len(suspect.top_units)} units "
+                f"and {len(suspect.sub_units)} sub-units, {len(suspect.top_still_installed)} units and "
+                f"{len(suspect.sub_still_installed)} sub-units still contain it (thread recall {LOT}).",
+                markup=False,
             )
         if folder is not None:
             out.print(
-                f"\nThe store is in {folder}; explore it with:\n  thread --store {embedded_spec(folder)} trace {PUMP}"
+                f"\nThe store is in {folder}; explore it with:\n  thread --store {embedded_spec(folder)} trace {PUMP}",
+                markup=False,
             )

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from thread.cli.output import err, out, print_json, progress_reporter
+from thread.cli.output import err, literal, out, print_json, progress_reporter
 from thread.cli.state import AppState
 from thread.usd.overlay import DEFAULT_RUL_THRESHOLD, export_overlay
 
@@ -48,23 +48,23 @@ def usd(
     if json_output:
         print_json(report.to_dict())
     else:
-        table = Table(title=f"{report.scene} -> {report.out}")
+        table = Table(title=literal(f"{report.scene} -> {report.out}"))
         for column in ("prim", "unit", "health", "open work orders", "last maintenance", "rul"):
             table.add_column(column, overflow="fold")
         for prim in report.prims:
             table.add_row(
-                prim.prim_path,
-                prim.unit or "",
+                literal(prim.prim_path),
+                literal(prim.unit),
                 f"[{_STYLES[prim.health]}]{prim.health}[/]",
-                ", ".join(prim.open_work_orders),
-                prim.last_maintenance or "",
+                literal(", ".join(prim.open_work_orders)),
+                literal(prim.last_maintenance),
                 "" if prim.rul is None else f"{prim.rul:g}",
             )
         out.print(table)
         counts = ", ".join(f"{count} {health}" for health, count in report.by_health.items())
-        err.print(f"wrote {report.out} (sublayers {report.sublayer}): {counts}")
+        err.print(f"wrote {report.out} (sublayers {report.sublayer}): {counts}", markup=False)
     for warning in report.warnings:
-        err.print(f"warning: {warning}")
+        err.print(f"warning: {warning}", markup=False)
 
 
 _FORMATS = ("turtle", "json-ld", "nt")
@@ -109,5 +109,6 @@ def rdf(
         where = out_path or "stdout"
         err.print(
             f"wrote {report.triples:,} triples ({report.nodes:,} nodes, "
-            f"{report.relationships:,} relationships) to {where} in {report.seconds:.1f} s"
+            f"{report.relationships:,} relationships) to {where} in {report.seconds:.1f} s",
+            markup=False,
         )

@@ -6,7 +6,8 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from thread.cli.output import err, out, print_json, print_rows, rows_table, value_text
+from thread.cli import output
+from thread.cli.output import err, literal, out, print_json, print_rows, rows_table
 from thread.cli.state import AppState
 from thread.queries.query import parse_params, run_query
 from thread.queries.show import get_entity
@@ -19,7 +20,7 @@ def init(ctx: typer.Context) -> None:
     """Create the store (embedded folder or Neo4j schema) with its constraints and indexes."""
     state: AppState = ctx.obj
     store = state.store()
-    out.print(f"ready: {store.description}")
+    out.print(f"ready: {store.description}", markup=False)
 
 
 def status(ctx: typer.Context, json_output: bool = JSON) -> None:
@@ -30,25 +31,31 @@ def status(ctx: typer.Context, json_output: bool = JSON) -> None:
         print_json(info.to_dict())
         return
     for repair in info.repaired:
-        err.print(f"repaired: {repair}")
-    out.print(f"[bold]{info.store}[/]")
+        err.print(f"repaired: {repair}", markup=False)
+    out.print(f"[bold]{literal(info.store)}[/]")
     server = info.server
     if info.kind == "embedded":
         lifetime = "pinned" if server["pinned"] else "per command"
-        out.print(f"server: pid {server['pid']}, socket {server['socket']}, lifetime {lifetime}")
+        out.print(
+            f"server: pid {server['pid']}, socket {server['socket']}, lifetime {lifetime}",
+            markup=False,
+        )
     else:
-        out.print(f"server: {server['agent']} at {server['address']}, Bolt {server['protocol']}")
+        out.print(
+            f"server: {server['agent']} at {server['address']}, Bolt {server['protocol']}",
+            markup=False,
+        )
     counts = Table(title=f"{info.nodes} nodes")
-    counts.add_column("label")
+    counts.add_column("label", overflow="fold")
     counts.add_column("count", justify="right")
     for label, count in info.labels.items():
-        counts.add_row(label, str(count))
+        counts.add_row(literal(label), str(count))
     out.print(counts)
     rels = Table(title=f"{sum(info.relationships.values())} relationships")
-    rels.add_column("type")
+    rels.add_column("type", overflow="fold")
     rels.add_column("count", justify="right")
     for rel_type, count in info.relationships.items():
-        rels.add_row(rel_type, str(count))
+        rels.add_row(literal(rel_type), str(count))
     out.print(rels)
     if info.import_runs:
         out.print(rows_table(info.import_runs, title="recent import runs"))
@@ -67,21 +74,23 @@ def show(
     if json_output:
         print_json(view.to_dict())
         return
-    tree = Tree(f"[bold]{view.label}[/] {view.uid}")
+    tree = Tree(f"[bold]{literal(view.label)}[/] {literal(view.uid)}")
     props = tree.add("properties")
     for name, value in view.props.items():
-        props.add(f"{name} = {value_text(value)}")
+        props.add(f"{literal(name)} = {literal(value)}")
     if view.provenance:
         prov = tree.add("provenance")
         for name, value in view.provenance.items():
-            prov.add(f"{name} = {value_text(value)}")
+            prov.add(f"{literal(name)} = {literal(value)}")
     groups: dict[str, Tree] = {}
     for n in view.neighbours:
         arrow = f"-[{n.type}]->" if n.direction == "out" else f"<-[{n.type}]-"
-        branch = groups.get(arrow) or groups.setdefault(arrow, tree.add(arrow))
-        details = ", ".join(f"{k}={value_text(v)}" for k, v in n.props.items())
+        branch = groups.get(arrow) or groups.setdefault(arrow, tree.add(literal(arrow)))
+        details = ", ".join(f"{literal(k)}={literal(v)}" for k, v in n.props.items())
         name = f" ({n.name})" if n.name else ""
-        branch.add(f"{n.label} {n.uid}{name}" + (f"  [dim]{details}[/]" if details else ""))
+        branch.add(
+            literal(f"{n.label} {n.uid}{name}") + (f"  [dim]{details}[/]" if details else "")
+        )
     out.print(tree)
 
 
@@ -93,7 +102,13 @@ def query(
     ),
     write: bool = typer.Option(False, "--write", help="Allow the query to write."),
     json_output: bool = JSON,
+    csv_output: bool = output.CSV,
 ) -> None:
     """Run a Cypher query, read-only unless --write."""
+    output.check_formats(json_output, csv_output)
     state: AppState = ctx.obj
-    print_rows(run_query(state.store(), cypher, parse_params(param), write=write), json_output)
+    rows = run_query(state.store(), cypher, parse_params(param), write=write)
+    if csv_output:
+        output.print_csv(rows)
+        return
+    print_rows(rows, json_output)

@@ -23,7 +23,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from thread.cli.output import err, out, print_json, rows_table
+from thread.cli import output
+from thread.cli.output import err, literal, out, print_json, rows_table
 from thread.cli.state import AppState
 from thread.queries.query import parse_params
 
@@ -91,7 +92,11 @@ class _Watcher:
             )
             if event.kind in ("unknown_channel", "disconnected"):
                 style = "yellow"
-            err.print(f"[{style}]{event.kind}:[/] {event.message}", markup=True, highlight=False)
+            err.print(
+                f"[{style}]{literal(event.kind)}:[/] {literal(event.message)}",
+                markup=True,
+                highlight=False,
+            )
 
 
 @contextmanager
@@ -128,10 +133,10 @@ def _run_ingest(
             watcher.live = None
     if not json_output:
         table = Table(title="live session", title_justify="left")
-        table.add_column("")
+        table.add_column("", overflow="fold")
         table.add_column("count", justify="right")
         for name, count in stats.to_dict().items():
-            table.add_row(name.replace("_", " "), f"{count:,}")
+            table.add_row(literal(name.replace("_", " ")), f"{count:,}")
         out.print(table)
     if signal.SIGINT in received:
         raise typer.Exit(EXIT_INTERRUPTED)
@@ -335,14 +340,18 @@ def calibrate_cmd(
     if json_output:
         print_json(data)
         return
-    out.print(f"[bold]calibrated[/] {data['run']} ({data['detector']}) for {data['twin']}")
+    what = f"{data['run']} ({data['detector']}) for {data['twin']}"
+    out.print(f"[bold]calibrated[/] {literal(what)}")
     out.print(
         f"  {data['rows']} rows from {data['window_start']} to {data['window_end']}, "
-        f"period {data['period_s']:g} s, settings {data['settings']}"
+        f"period {data['period_s']:g} s, settings {data['settings']}",
+        markup=False,
     )
-    out.print(f"  channels: {', '.join(data['channels'])}")
+    out.print(f"  channels: {', '.join(data['channels'])}", markup=False)
     if data["ignored"]:
-        out.print(f"  [yellow]ignored (constant or silent):[/] {', '.join(data['ignored'])}")
+        out.print(
+            f"  [yellow]ignored (constant or silent):[/] {literal(', '.join(data['ignored']))}"
+        )
 
 
 @detect_app.command("evaluate")
@@ -398,19 +407,30 @@ def evaluate_cmd(
 # ---------------------------------------------------------------------- alerts, act
 
 
+ALERT_COLUMNS = ("uid", "status", "severity", "unit", "start", "end", "peak_score", "threshold",
+                 "contributors", "detected_by")  # fmt: skip
+
+
 def alerts_cmd(
     ctx: typer.Context,
     open_only: bool = typer.Option(False, "--open", help="Only alerts that have not cleared."),
     twin: str | None = typer.Option(None, "--twin", help="Only the alerts of this twin (or unit)."),
     json_output: bool = JSON,
+    csv_output: bool = output.CSV,
 ) -> None:  # fmt: skip
     """Alerts raised by detectors on units, newest first."""
     from thread.live.alerts import list_alerts
 
+    output.check_formats(json_output, csv_output)
     state: AppState = ctx.obj
     rows = list_alerts(state.store(), open_only=open_only, twin=twin)
     if json_output:
         print_json(rows)
+        return
+    if csv_output:
+        output.print_csv(
+            [{**r, "contributors": ", ".join(r["contributors"] or [])} for r in rows], ALERT_COLUMNS
+        )
         return
     if not rows:
         out.print("no alerts")
@@ -473,8 +493,8 @@ def act_cmd(
     target = f"{result.setpoint} = {result.value:g} on {result.node} at {result.endpoint}"
     if result.status == "dry-run":
         out.print(
-            f"[bold]dry run:[/] would set {target} (bounds {low:g} .. {high:g}); pass --confirm to write"
+            f"[bold]dry run:[/] would set {literal(target)} (bounds {low:g} .. {high:g}); pass --confirm to write"
         )
         return
-    out.print(f"[bold]{result.command}[/] {result.status}: set {target}")
-    out.print(f"  before {result.before}, read back {result.read_back}")
+    out.print(f"[bold]{literal(result.command)}[/] {literal(f'{result.status}: set {target}')}")
+    out.print(f"  before {result.before}, read back {result.read_back}", markup=False)

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from thread.cli.output import err, out, print_json, print_rows
+from thread.cli import output
+from thread.cli.output import err, literal, out, print_json, print_rows
 from thread.cli.state import AppState
 from thread.errors import ThreadError
 
@@ -79,7 +80,7 @@ def serve(
     requests_log.setLevel(logging.INFO)
     if not settings.tokens.exists():
         err.print(
-            f"[yellow]no tokens yet:[/] create one with `thread token create --name NAME --scope read` ({settings.tokens})"
+            f"[yellow]no tokens yet:[/] create one with `thread token create --name NAME --scope read` ({literal(settings.tokens)})"
         )
     config = server_config(
         create_app(settings),
@@ -118,18 +119,24 @@ def token_create(
     if json_output:
         print_json({**TokenStore.public(token), "token": secret})
         return
-    out.print(secret)
+    out.print(secret, markup=False)
     err.print(
-        f"token {token.name!r} ({token.scope}) created; keep the line above, it is not shown again"
+        f"token {token.name!r} ({token.scope}) created; keep the line above, it is not shown again",
+        markup=False,
     )
 
 
 @token_app.command("list")
-def token_list(ctx: typer.Context, json_output: bool = JSON) -> None:
+def token_list(ctx: typer.Context, json_output: bool = JSON, csv_output: bool = output.CSV) -> None:
     """The tokens (names, scopes, dates; never the secrets)."""
     from thread.http.tokens import TokenStore
 
-    print_rows([TokenStore.public(t) for t in _tokens(ctx).list()], json_output, "(no tokens)")
+    output.check_formats(json_output, csv_output)
+    rows = [TokenStore.public(t) for t in _tokens(ctx).list()]
+    if csv_output:
+        output.print_csv(rows)
+        return
+    print_rows(rows, json_output, "(no tokens)")
 
 
 @token_app.command("revoke")
@@ -138,4 +145,4 @@ def token_revoke(
 ) -> None:
     """Revoke a token: requests with it get 401 from now on."""
     token = _tokens(ctx).revoke(name)
-    err.print(f"token {token.name!r} revoked")
+    err.print(f"token {token.name!r} revoked", markup=False)

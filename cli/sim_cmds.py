@@ -13,7 +13,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from thread.cli.output import err, out, print_json, progress_reporter, rows_table
+from thread.cli import output
+from thread.cli.output import err, literal, out, print_json, progress_reporter, rows_table
 from thread.cli.state import AppState
 
 app = typer.Typer(
@@ -35,7 +36,7 @@ def _number(value: Any, digits: int = 3) -> str:
 
 
 def _plotted(path: Path) -> None:
-    err.print(f"plot written to {path}")
+    err.print(f"plot written to {path}", markup=False)
 
 
 @app.command("models")
@@ -48,8 +49,8 @@ def models_cmd(json_output: bool = JSON) -> None:
         print_json(models)
         return
     for model in models:
-        out.print(f"[bold]{model['model']}[/] {model['version']} ({model['twin']} twin; "
-                  f"{', '.join(model['operations'])}): {model['description']}")  # fmt: skip
+        out.print(f"[bold]{literal(model['model'])}[/] " + literal(f"{model['version']} ({model['twin']} twin; "
+                  f"{', '.join(model['operations'])}): {model['description']}"))  # fmt: skip
         rows = [{"parameter": p["name"], "unit": p["unit"], "default": p["default"],
                  "bounds": f"[{p['lower']:g}, {p['upper']:g}]", "kind": kind, "description": p["description"]}
                 for kind in ("parameters", "scenario") for p in model[kind]]  # fmt: skip
@@ -57,7 +58,8 @@ def models_cmd(json_output: bool = JSON) -> None:
             out.print(rows_table(rows))
         for role in model["roles"]:
             what = f"quantity {role['quantity']}" if role["quantity"] else "every channel"
-            out.print(f"  role [cyan]{role['name']}[/]: {role['description']} ({what})")
+            described = f"{role['description']} ({what})"
+            out.print(f"  role [cyan]{literal(role['name'])}[/]: {literal(described)}")
 
 
 @app.command("calibrate")
@@ -100,9 +102,8 @@ def calibrate_cmd(
 
 def _show_run(record: Any) -> None:
     note = " (recorded before; --force to rerun)" if record.reused else ""
-    out.print(
-        f"[bold]{record.run_id}[/] {record.kind} of {record.model} on {', '.join(record.twins)}{note}"
-    )
+    what = f"{record.kind} of {record.model} on {', '.join(record.twins)}{note}"
+    out.print(f"[bold]{literal(record.run_id)}[/] {literal(what)}")
     outputs = record.outputs
     estimates = outputs.get("estimates")
     if estimates:
@@ -174,7 +175,7 @@ def _render_other(model: str, result: Any, plot: Path | None, json_output: bool)
     from thread.sim.runs import RunRecord
 
     if plot:
-        err.print(f"--plot: no plot for the results of {model}")
+        err.print(f"--plot: no plot for the results of {model}", markup=False)
     if json_output:
         print_json(result.to_dict())
     elif isinstance(result, RunRecord):
@@ -192,7 +193,7 @@ def _show_thermal(record: Any) -> None:
         if record.derived_from
         else ""
     )
-    out.print(f"[bold]{record.run_id}[/] {record.kind}{base}{note}")
+    out.print(f"[bold]{literal(record.run_id)}[/] {literal(f'{record.kind}{base}{note}')}")
     rows = []
     for scenario in record.outputs.get("per_scenario", []):
         row = {
@@ -207,7 +208,8 @@ def _show_thermal(record: Any) -> None:
         rows.append(row)
     out.print(rows_table(rows))
     out.print(
-        f"  limit {record.outputs.get('limit_degC')} degC, horizon {record.outputs.get('horizon_h')} h"
+        f"  limit {record.outputs.get('limit_degC')} degC, horizon {record.outputs.get('horizon_h')} h",
+        markup=False,
     )
 
 
@@ -264,12 +266,14 @@ def _render_rul(result: Any, plot: Path | None, json_output: bool) -> None:
         return
     cv = result.calibration.outputs.get("cross_validation", {})
     out.print(f"calibration {result.calibration.run_id}: {result.calibration.outputs.get('training_units')} "
-              f"run-to-failure units, cross-validated RMSE {_number(cv.get('rmse'))} {result.time_unit}")  # fmt: skip
-    table = Table(title=f"RUL ({result.time_unit}), most urgent first", title_justify="left")
+              f"run-to-failure units, cross-validated RMSE {_number(cv.get('rmse'))} {result.time_unit}", markup=False)  # fmt: skip
+    table = Table(
+        title=literal(f"RUL ({result.time_unit}), most urgent first"), title_justify="left"
+    )
     for column in ("unit", "age", "p10", "p50", "p90"):
-        table.add_column(column, justify="left" if column == "unit" else "right")
+        table.add_column(column, justify="left" if column == "unit" else "right", overflow="fold")
     for row in rows:
-        table.add_row(str(row["unit"]).removeprefix("unit:"), _number(row["age"], 4), _number(row["rul_p10"], 3),
+        table.add_row(literal(str(row["unit"]).removeprefix("unit:")), _number(row["age"], 4), _number(row["rul_p10"], 3),
                       _number(row["rul_p50"], 3), _number(row["rul_p90"], 3))  # fmt: skip
     out.print(table)
     if not rows:
@@ -295,10 +299,9 @@ def reliability_cmd(
 ) -> None:
     """Weibull reliability of a fleet from its maintenance history and ages (censored)."""
     from thread.sim.api import reliability
-    from thread.sim.errors import SimError
 
     if by not in (None, "failure-mode"):
-        raise SimError("--by takes failure-mode")
+        raise typer.BadParameter(f"{by!r} is not failure-mode", param_hint="--by")
     state: AppState = ctx.obj
     result = reliability(
         state.store(), twin, by_mode=by == "failure-mode", horizon=horizon, age=age, force=force
@@ -317,7 +320,7 @@ def _render_reliability(result: Any, plot: Path | None, json_output: bool) -> No
         return
     unit = result.time_unit
     table = Table(
-        title=f"Weibull reliability of {result.twin} (ages in {unit}, 95 % intervals)",
+        title=literal(f"Weibull reliability of {result.twin} (ages in {unit}, 95 % intervals)"),
         title_justify="left",
     )
     for column in (
@@ -330,22 +333,23 @@ def _render_reliability(result: Any, plot: Path | None, json_output: bool) -> No
         "expected failures",
         "run",
     ):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for g in result.groups:
         f = g.fit
-        table.add_row(g.group, str(f.failures), str(f.censored),
-                      f"{f.shape.value:.3g} [{f.shape.low:.3g}, {f.shape.high:.3g}]",
-                      f"{f.scale.value:.4g} [{f.scale.low:.4g}, {f.scale.high:.4g}]",
-                      f"{f.b10.value:.4g} [{f.b10.low:.4g}, {f.b10.high:.4g}]",
-                      f"{g.expected_failures:.2f} in {result.horizon:g}", g.run.run_id)  # fmt: skip
+        table.add_row(literal(g.group), str(f.failures), str(f.censored),
+                      literal(f"{f.shape.value:.3g} [{f.shape.low:.3g}, {f.shape.high:.3g}]"),
+                      literal(f"{f.scale.value:.4g} [{f.scale.low:.4g}, {f.scale.high:.4g}]"),
+                      literal(f"{f.b10.value:.4g} [{f.b10.low:.4g}, {f.b10.high:.4g}]"),
+                      f"{g.expected_failures:.2f} in {result.horizon:g}", literal(g.run.run_id))  # fmt: skip
     out.print(table)
     if result.age:
         for g in result.groups:
             out.print(
-                f"  {g.group}: reliability at age {result.age:g} = {g.reliability_at_age:.3f}"
+                f"  {g.group}: reliability at age {result.age:g} = {g.reliability_at_age:.3f}",
+                markup=False,
             )
     for group, reason in result.skipped.items():
-        err.print(f"[yellow]skipped[/] {group}: {reason}")
+        err.print(f"[yellow]skipped[/] {literal(f'{group}: {reason}')}")
 
 
 @app.command("recommend")
@@ -381,8 +385,8 @@ def _render_recommendation(result: Any, json_output: bool) -> None:
             f"run to failure: replacing early does not pay (Weibull shape {result.fit.shape.value:.2f})"
         )
     else:
-        out.print(f"replace at age [bold]{policy.interval:.4g}[/] {unit}: cost rate {policy.cost_rate:.4g} per {unit} "
-                  f"vs {policy.run_to_failure_cost_rate:.4g} run to failure ({policy.saving:.0%} saved)")  # fmt: skip
+        out.print(f"replace at age [bold]{policy.interval:.4g}[/] " + literal(f"{unit}: cost rate {policy.cost_rate:.4g} per {unit} "
+                  f"vs {policy.run_to_failure_cost_rate:.4g} run to failure ({policy.saving:.0%} saved)"))  # fmt: skip
     rows = [{"unit": c.unit, "age": _number(c.age, 4), f"P(fail within {result.horizon:g})": _number(c.failure_probability),
              "RUL p50": _number(c.rul_p50), "why": c.reason} for c in result.due]  # fmt: skip
     out.print(
@@ -392,20 +396,28 @@ def _render_recommendation(result: Any, json_output: bool) -> None:
     )
 
 
+RUN_COLUMNS = ("run_id", "kind", "model", "twin", "status", "finished")
+
+
 @app.command("runs")
 def runs_cmd(
     ctx: typer.Context,
     twin: str | None = typer.Option(None, "--twin", help="Only runs that simulated this twin."),
     limit: int = typer.Option(200, "--limit", help="At most this many runs."),
     json_output: bool = JSON,
+    csv_output: bool = output.CSV,
 ) -> None:
     """Recorded simulation runs, newest first."""
     from thread.sim.runs import list_runs
 
+    output.check_formats(json_output, csv_output)
     state: AppState = ctx.obj
     rows = list_runs(state.store(), twin, limit)
     if json_output:
         print_json(rows)
+        return
+    if csv_output:
+        output.print_csv(rows, RUN_COLUMNS)
         return
     out.print(
         rows_table(rows, title=f"simulation runs ({len(rows)})") if rows else "no simulation runs"
@@ -428,8 +440,8 @@ def show_cmd(
         return
     _show_run(record)
     out.print(f"  twins: {', '.join(record.twins)}; model {record.model}; "
-              f"derived from: {record.derived_from or '-'}; channels used: {len(record.channels)}")  # fmt: skip
-    out.print(f"  parameters: {record.properties.get('parameters')}")
+              f"derived from: {record.derived_from or '-'}; channels used: {len(record.channels)}", markup=False)  # fmt: skip
+    out.print(f"  parameters: {record.properties.get('parameters')}", markup=False)
 
 
 @app.command("compare")
@@ -506,5 +518,6 @@ def evaluate_rul_cmd(
                            "MAE": _number(result.mae, 4)}], title=f"RUL on {test.name}"))  # fmt: skip
     cv = result.cross_validation
     out.print(
-        f"  (cross-validated on {train.name}: RMSE {_number(cv.get('rmse'), 4)}; channels {', '.join(result.channels)})"
+        f"  (cross-validated on {train.name}: RMSE {_number(cv.get('rmse'), 4)}; channels {', '.join(result.channels)})",
+        markup=False,
     )

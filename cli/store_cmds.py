@@ -31,7 +31,8 @@ def start(ctx: typer.Context) -> None:
     server.pin()
     status = server.status()
     err.print(
-        f"embedded server running (pid {status.pid}) for {status.folder}; stop it with `thread store stop`"
+        f"embedded server running (pid {status.pid}) for {status.folder}; stop it with `thread store stop`",
+        markup=False,
     )
 
 
@@ -45,7 +46,7 @@ def stop(
     """Stop the embedded server (it saves everything first)."""
     server = _server(ctx)
     if server.unpin_and_stop(force=force):
-        err.print(f"embedded server for {server.folder} stopped")
+        err.print(f"embedded server for {server.folder} stopped", markup=False)
     elif server.status().running:
         err.print("the server is in use by another process; it will stop when that process ends")
     else:
@@ -65,4 +66,4 @@ def status(
     lifetime = (
         "pinned until `thread store stop`" if info.pinned else "stops when its last user ends"
     )
-    out.print(f"{info.folder}: {state}; socket {info.socket}; {lifetime}")
+    out.print(f"{info.folder}: {state}; socket {info.socket}; {lifetime}", markup=False)

@@ -242,3 +242,37 @@ def test_validate_with_user_shapes(fleet_args: list[str], tmp_path: Path) -> Non
     assert ontology_shapes.exit_code == 0
     missing = runner.invoke(_app(), [*store_args, "validate", "--shapes", str(tmp_path / "x.ttl")])
     assert missing.exit_code == 2 and "shapes file not found" in missing.stderr
+
+
+@pytest.mark.parametrize("date", ["2025-06-30garbage", "2025-13-01", "2025-02-30", "yesterday"])
+def test_an_as_of_that_is_not_a_date_exits_2(fleet_args: list[str], date: str) -> None:
+    """An as-of of "2025-06-30garbage" used to audit 2025-06-30 (it was cut to ten characters)."""
+    result = runner.invoke(_app(), [*fleet_args, "--as-of", date])
+    assert result.exit_code == 2, result.stdout
+    assert f"Error: --as-of: {date!r} is not a date YYYY-MM-DD" in result.stderr
+    assert result.stdout == ""
+
+
+def test_the_html_report_shows_lists_as_text(fleet_args: list[str], tmp_path: Path) -> None:
+    """Facts that are lists (the seals a configuration expects) read as text, not as
+    Python reprs such as ['MS-600']."""
+    html = tmp_path / "audit.html"
+    result = runner.invoke(_app(), [*fleet_args, "--html", str(html)])
+    assert result.exit_code == 1, result.stderr
+    page = html.read_text(encoding="utf-8")
+    assert "['" not in page and "[&#x27;" not in page and "[&quot;" not in page
+    assert "<td>MS-600</td>" in page
+
+
+def test_the_audit_summary_as_csv(fleet_args: list[str]) -> None:
+    import csv
+    import io
+
+    result = runner.invoke(_app(), [*fleet_args, "--csv"])
+    assert result.exit_code == 1, result.stderr
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    rules = json.loads(runner.invoke(_app(), [*fleet_args, "--json"]).stdout)["rules"]
+    assert rows[0][:3] == ["rule", "severity", "outcome"]
+    assert [r[0] for r in rows[1:]] == [r["rule"] for r in rules]
+    both = runner.invoke(_app(), [*fleet_args, "--csv", "--json"])
+    assert both.exit_code == 2

@@ -13,7 +13,9 @@ from support.processes import modules_imported_by
 from typer.testing import CliRunner
 
 from thread.cli.main import app
+from thread.stores import GraphStore
 from thread.stores.embedded_server import EmbeddedServer
+from thread.stores.falkordb_store import FalkorDBStore
 
 runner = CliRunner()
 HEAVY = (
@@ -100,7 +102,7 @@ def test_usage_errors_exit_2() -> None:
     assert runner.invoke(app, ["no-such-command"]).exit_code == 2
     assert runner.invoke(app, ["query"]).exit_code == 2
     result = runner.invoke(app, ["query", "RETURN 1", "-p", "novalue"])
-    assert result.exit_code == 1 and "NAME=VALUE" in result.stderr
+    assert result.exit_code == 2 and "NAME=VALUE" in result.stderr
 
 
 def test_bad_store_spec_is_a_clear_error() -> None:
@@ -135,6 +137,8 @@ def test_store_start_status_stop(tmp_path: Path) -> None:
 
 def test_the_console_script_runs(tmp_path: Path) -> None:
     thread = Path(sys.executable).with_name("thread")
+    # a read needs a store to be there (a mistyped --store is an error, not a new store)
+    subprocess.run([str(thread), "--store", f"embedded:{tmp_path}", "init"], check=True, timeout=60)
     result = subprocess.run(
         [str(thread), "--store", f"embedded:{tmp_path}", "status", "--json"],
         capture_output=True, text=True, timeout=60,
@@ -150,3 +154,32 @@ def test_error_messages_keep_their_brackets(store_arg: list[str]) -> None:
     result = runner.invoke(app, [*store_arg, "show", uid])
     assert result.exit_code == 1
     assert uid in result.stderr
+
+
+@pytest.fixture
+def fleet_arg(pump_fleet: GraphStore) -> list[str]:
+    if not isinstance(pump_fleet, FalkorDBStore):
+        pytest.skip("the CLI tests drive the embedded store")
+    return ["--store", f"embedded:{pump_fleet.folder}#{pump_fleet.graph_name}"]
+
+
+@pytest.mark.parametrize("date", ["yesterday", "2024-13-01", "2024-02-30", "2024-05-01garbage"])
+def test_a_bad_date_exits_2_with_the_accepted_forms(fleet_arg: list[str], date: str) -> None:
+    """Dates compare as text in the graph: these used to print a configuration, exit 0."""
+    for args, forms in (
+        (["as-of", "unit:P-100/SN-0012", date], "a date YYYY-MM-DD or a UTC time YYYY-MM-DDTHH:MM:SS[Z]"),
+        (["recall", "supplier:SUP-NB", "--as-of", date], "a date YYYY-MM-DD"),
+    ):  # fmt: skip
+        result = runner.invoke(app, [*fleet_arg, *args])
+        assert result.exit_code == 2, result.stdout
+        assert result.stderr.startswith("Error:") and f"{date!r} is not {forms}\n" in result.stderr
+        assert result.stdout == ""
+
+
+def test_good_dates_still_answer(fleet_arg: list[str]) -> None:
+    shown = runner.invoke(app, [*fleet_arg, "as-of", "unit:P-100/SN-0012", "2024-05-01T00:00:00Z", "--json"])  # fmt: skip
+    assert shown.exit_code == 0, shown.stderr
+    assert json.loads(shown.stdout)["date"] == "2024-05-01T00:00:00Z"
+    recalled = runner.invoke(app, [*fleet_arg, "recall", "supplier:SUP-NB", "--as-of", "2024-01-01", "--json"])  # fmt: skip
+    assert recalled.exit_code == 0, recalled.stderr
+    assert json.loads(recalled.stdout)["as_of"] == "2024-01-01"

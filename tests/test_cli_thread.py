@@ -73,7 +73,11 @@ def test_trace_recall_and_friends(fleet_arg: list[str]) -> None:
     tree = runner.invoke(app, [*fleet_arg, "trace", "unit:P-100/SN-0012"])
     assert "B-500 lot LOT-B-2302" in tree.stdout and "maintenance (2 work orders)" in tree.stdout
     recall = runner.invoke(app, [*fleet_arg, "recall", "lot:LOT-B-2302"])
-    assert "reached 22 unit(s); 21 still contain it" in recall.stdout
+    # 22 units: 15 pumps and the 7 motors inside them
+    assert (
+        "reached 15 top-level unit(s) and 7 sub-unit(s); 14 top-level and 7 sub-unit(s) "
+        "still contain it" in recall.stdout
+    )
     dot = runner.invoke(app, [*fleet_arg, "recall", "lot:LOT-B-2302", "--format", "dot"])
     assert dot.stdout.startswith("digraph thread {")
     used = runner.invoke(app, [*fleet_arg, "where-used", "W-230", "--json"])
@@ -107,6 +111,9 @@ def test_demo_imports_the_example_and_traces_a_pump(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert "The thread of pump unit:P-100/SN-0012" in result.stdout
     assert "twins (derived)" in result.stdout
-    assert "it reached 22 units, 21 still contain it" in result.stdout
+    assert (
+        "it reached 15 units and 7 sub-units, 14 units and 7 sub-units still contain it"
+        in result.stdout
+    )
     again = runner.invoke(app, ["--quiet", "demo", "--folder", str(folder)])
     assert again.exit_code == 1 and "is not empty" in again.stderr

@@ -26,11 +26,22 @@ class Diagram:
             self.edges.append((src, dst, caption))
 
 
+_MERMAID_ENTITIES = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;"}
+
+
 def _mermaid_text(text: str) -> str:
-    return text.replace('"', "#quot;").replace("\n", "<br/>")
+    """Text for a quoted Mermaid label: `#`, quotes and angle brackets as Mermaid's entity
+    codes (`#quot;`, `#lt;`; `#35;` for `#` itself, so text that looks like a code stays
+    text), newlines as line breaks."""
+    escaped = "".join(_MERMAID_ENTITIES.get(c, c) for c in text.replace("\r\n", "\n"))
+    return escaped.replace("\n", "<br/>")
 
 
 def _dot_text(text: str) -> str:
+    """Text for a double-quoted DOT string: a backslash doubled (it starts DOT's escapes),
+    a quote as `\\"`, newlines as `\\n`. Angle brackets are plain text inside quotes (only
+    a `<…>` label is HTML)."""
+    text = text.replace("\r\n", "\n")
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 

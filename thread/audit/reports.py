@@ -134,6 +134,18 @@ def _linked(text: str, uids: set[str]) -> str:
     return "".join(out)
 
 
+def _cell_text(value: Any) -> str:
+    """A fact as people read it: a list as its items joined, a mapping as name=value pairs,
+    never a Python repr."""
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(_cell_text(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_cell_text(v)}" for k, v in value.items())
+    return str(value)
+
+
 def _rows_table(result: RuleResult, uids: set[str], row_limit: int) -> str:
     columns: list[str] = []
     for row in result.rows[:row_limit]:
@@ -141,10 +153,7 @@ def _rows_table(result: RuleResult, uids: set[str], row_limit: int) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = []
     for row in result.rows[:row_limit]:
-        cells = "".join(
-            f"<td>{_linked('' if row.get(c) is None else str(row.get(c)), uids)}</td>"
-            for c in columns
-        )
+        cells = "".join(f"<td>{_linked(_cell_text(row.get(c)), uids)}</td>" for c in columns)
         css = ' class="known"' if row.get("known") else ""
         body.append(f"<tr{css}>{cells}</tr>")
     more = ""
@@ -174,8 +183,8 @@ def to_html(report: AuditReport, row_limit: int = 500) -> str:
         targets = "—" if result.targets is None else str(result.targets)
         note = html.escape(result.note or "")
         summary.append(
-            f"<tr><td>{name}</td><td>{result.severity}</td>"
-            f'<td class="{result.outcome}">{result.outcome}</td><td>{targets}</td>'
+            f"<tr><td>{name}</td><td>{html.escape(result.severity)}</td>"
+            f'<td class="{html.escape(result.outcome)}">{html.escape(result.outcome)}</td><td>{targets}</td>'
             f"<td>{result.violations}</td><td>{result.new}</td><td>{result.seconds:.3f}</td>"
             f"<td>{note}</td></tr>"
         )
@@ -188,9 +197,9 @@ def to_html(report: AuditReport, row_limit: int = 500) -> str:
             else _rows_table(result, uids, row_limit)
         )
         sections.append(
-            f'<section id="rule-{rule}"><h2>{rule} <small class="{result.outcome}">'
-            f"{result.outcome}</small></h2><p>{html.escape(result.description)} "
-            f"({result.severity}, {html.escape(result.source)})</p>{detail}</section>"
+            f'<section id="rule-{rule}"><h2>{rule} <small class="{html.escape(result.outcome)}">'
+            f"{html.escape(result.outcome)}</small></h2><p>{html.escape(result.description)} "
+            f"({html.escape(result.severity)}, {html.escape(result.source)})</p>{detail}</section>"
         )
     index = "".join(
         f'<li id="{_anchor(uid)}"><code>{html.escape(uid)}</code>: '
@@ -198,13 +207,13 @@ def to_html(report: AuditReport, row_limit: int = 500) -> str:
         + "</li>"
         for uid, rules in sorted(mentions.items())
     )
-    title = f"Thread audit {html.escape(report.run_id)}: {report.status}"
+    title = f"Thread audit {html.escape(report.run_id)}: {html.escape(report.status)}"
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         f"<style>{_STYLE}</style></head><body><h1>{title}</h1>"
-        f"<p>As of {report.as_of}"
+        f"<p>As of {html.escape(report.as_of)}"
         + (f", twin {html.escape(report.twin)}" if report.twin else "")
-        + f"; fails on {report.fail_on}; {len(report.failing)} rule(s) failing, "
+        + f"; fails on {html.escape(report.fail_on)}; {len(report.failing)} rule(s) failing, "
         f"{sum(r.new for r in report.results)} new violation(s).</p>"
         "<table><tr><th>rule</th><th>severity</th><th>outcome</th><th>targets</th>"
         "<th>violations</th><th>new</th><th>seconds</th><th>note</th></tr>"

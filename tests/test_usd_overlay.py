@@ -262,3 +262,43 @@ def test_the_overlay_health_counts_open_alerts(plant: GraphStore, tmp_path: Path
     assert health[PUMP.format(5)] == ("critical", ["open critical alert alert:a-SN-0005"])
     assert health[PUMP.format(6)] == ("good", [])
     assert health[PUMP.format(7)] == ("warning", ["open warning alert alert:a-SN-0007"])
+
+
+def test_the_trace_judges_health_on_the_same_facts_as_unit_health(plant: GraphStore) -> None:
+    """The trace takes a unit's alerts and latest remaining life from the sections it reads
+    anyway; asked for its twin alone, it reads them for health. Both agree with
+    `unit_health`, on a unit with several alerts and several simulation runs."""
+    from thread.pipeline.twins import refresh_twins
+    from thread.queries.health import unit_health
+    from thread.queries.trace import trace
+
+    refresh_twins(plant)
+    records: list[Record] = []
+    for n, (status, severity) in enumerate(
+        (("open", "warning"), ("open", "critical"), ("cleared", "critical"), ("open", "info"))
+    ):
+        alert = node(
+            ONTO,
+            "Alert",
+            {"alert_id": f"b-{n}", "status": status, "severity": severity,
+             "start": f"2025-04-0{n + 1}T00:00:00Z"},
+        )  # fmt: skip
+        records += [alert, rel("RAISED_ON", alert, unit("SN-0005"))]
+    twin = ("InstanceTwin", "twin:P-100/SN-0005")
+    for run_id, finished, rul in (("r-old", "2025-01-01T00:00:00Z", 12.0),
+                                  ("r-new", "2025-02-01T00:00:00Z", 40.0),
+                                  ("r-none", "2025-03-01T00:00:00Z", None)):  # fmt: skip
+        props: dict[str, Any] = {"run_id": run_id, "model": "rul-kernel", "finished": finished}
+        if rul is not None:
+            props["rul"] = rul
+        run = node(ONTO, "SimulationRun", props)
+        records += [run, rel("SIMULATED", run, twin)]
+    ThreadService(plant).import_records(records, Source("test", "facts"))
+    uid = unit("SN-0005")[1]
+    expected = unit_health(plant, [uid])[uid].to_dict()
+    assert expected == {
+        "level": "critical",
+        "reasons": ["open warning alert alert:b-0", "open critical alert alert:b-1"],
+    }  # the latest run with a life says 40, above the threshold of 30
+    assert trace(plant, uid).to_dict()["twin"]["health"] == expected
+    assert trace(plant, uid, sections=("twin",)).to_dict()["twin"]["health"] == expected

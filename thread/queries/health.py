@@ -11,13 +11,14 @@ a person can read:
 - good: none of these;
 - unknown: the unit is not in the thread.
 
-`HEALTH_READ` is the read, anchored at a unit `u`: the trace puts it in its own single
-query, `unit_health` runs it for many units in one batched query.
+`HEALTH_READS` are the reads, anchored at a unit `u`: the trace puts those it does not
+read anyway in its own single query, `unit_health` runs them all for many units in one batched
+query.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -29,11 +30,15 @@ __all__ = [
     "DEFAULT_RUL_THRESHOLD",
     "HEALTH_COLUMNS",
     "HEALTH_READ",
+    "HEALTH_READS",
     "Health",
     "UnitHealth",
+    "alert_facts",
     "health_from",
     "health_of",
     "health_params",
+    "order_facts",
+    "rul_facts",
     "unit_health",
 ]
 
@@ -43,32 +48,46 @@ DEFAULT_RUL_THRESHOLD = 30.0
 
 _RANK: dict[str, int] = {"good": 0, "warning": 1, "critical": 2}
 _BATCH = 2000
+_ALERTING = ("critical", "warning")
+"""Alert severities that make a unit's health worse."""
 
-# one row of facts per unit; each CALL aggregates, so a unit with nothing has empty lists
-HEALTH_READ = (
-    "CALL (u) { "
-    "MATCH (m:MaintenanceEvent)-[pr:PERFORMED_ON]->(u) "
-    "WHERE toLower(m.status) = 'open' AND m._missing IS NULL AND pr._missing IS NULL "
-    "WITH m ORDER BY m.work_order "
-    "RETURN collect([m.work_order, m.type]) AS health_orders } "
-    "CALL (u) { "
-    "MATCH (a:Alert)-[:RAISED_ON]->(u) "
-    "WHERE a.status = 'open' AND a.severity IN ['critical', 'warning'] "
-    "WITH a ORDER BY a.uid "
-    "RETURN collect([a.uid, a.severity]) AS health_alerts } "
-    "CALL (u) { "
-    f"MATCH {SUSPECT_LOT_INSTALLED[0]} WHERE {SUSPECT_LOT_INSTALLED[1]} "
-    "WITH l, min(length(path)) AS depth ORDER BY l.uid "
-    "RETURN collect([l.uid, l.status, depth]) AS health_lots } "
-    "CALL (u) { "
-    "MATCH (r:SimulationRun)-[:SIMULATED]->(:InstanceTwin)-[:TWIN_OF]->(u) "
-    "WHERE r.rul IS NOT NULL "
-    "WITH r ORDER BY coalesce(r.finished, '') DESC, r.uid LIMIT 1 "
-    "RETURN collect([r.rul, r.uid]) AS health_rul } "
-)
-"""Cypher anchored at a bound `u`; parameters from `health_params()`."""
+# one read per fact, anchored at a bound `u`; each CALL aggregates, so a unit with nothing
+# has an empty list
+HEALTH_READS: dict[str, str] = {
+    "health_orders": (
+        "CALL (u) { "
+        "MATCH (m:MaintenanceEvent)-[pr:PERFORMED_ON]->(u) "
+        "WHERE toLower(m.status) = 'open' AND m._missing IS NULL AND pr._missing IS NULL "
+        "WITH m ORDER BY m.work_order "
+        "RETURN collect([m.work_order, m.type]) AS health_orders } "
+    ),
+    "health_alerts": (
+        "CALL (u) { "
+        "MATCH (a:Alert)-[:RAISED_ON]->(u) "
+        f"WHERE a.status = 'open' AND a.severity IN {list(_ALERTING)!r} "
+        "WITH a ORDER BY a.uid "
+        "RETURN collect([a.uid, a.severity]) AS health_alerts } "
+    ),
+    "health_lots": (
+        "CALL (u) { "
+        f"MATCH {SUSPECT_LOT_INSTALLED[0]} WHERE {SUSPECT_LOT_INSTALLED[1]} "
+        "WITH l, min(length(path)) AS depth ORDER BY l.uid "
+        "RETURN collect([l.uid, l.status, depth]) AS health_lots } "
+    ),
+    "health_rul": (
+        "CALL (u) { "
+        "MATCH (r:SimulationRun)-[:SIMULATED]->(:InstanceTwin)-[:TWIN_OF]->(u) "
+        "WHERE r.rul IS NOT NULL "
+        "WITH r ORDER BY coalesce(r.finished, '') DESC, r.uid LIMIT 1 "
+        "RETURN collect([r.rul, r.uid]) AS health_rul } "
+    ),
+}
+"""The facts health is judged on, by column; parameters from `health_params()`."""
 
-HEALTH_COLUMNS = ("health_orders", "health_alerts", "health_lots", "health_rul")
+HEALTH_READ = "".join(HEALTH_READS.values())
+"""All of them, anchored at a bound `u`."""
+
+HEALTH_COLUMNS = tuple(HEALTH_READS)
 """The columns `HEALTH_READ` returns, for `health_from`."""
 
 
@@ -89,6 +108,27 @@ class UnitHealth:
 
     def to_dict(self) -> dict[str, Any]:
         return {"level": self.level, "reasons": self.reasons}
+
+
+def order_facts(events: Iterable[Sequence[Any]]) -> list[list[Any]]:
+    """`health_orders` from the trace's maintenance rows [uid, work_order, type, status, …,
+    still current]: the open work orders that have not disappeared from their source."""
+    return sorted([e[1], e[2]] for e in events if str(e[3] or "").lower() == "open" and e[-1])
+
+
+def alert_facts(alerts: Iterable[Sequence[Any]]) -> list[list[Any]]:
+    """`health_alerts` from rows of [uid, status, severity, …] of every alert on the unit
+    (the trace reads those anyway, so it need not read them twice)."""
+    found = {(row[0], row[2]) for row in alerts if row[1] == "open" and row[2] in _ALERTING}
+    return [list(fact) for fact in sorted(found)]
+
+
+def rul_facts(runs: Iterable[Mapping[str, Any]]) -> list[list[Any]]:
+    """`health_rul` from the properties of every simulation run of the unit's twin: the
+    latest run that has a remaining useful life."""
+    with_rul = sorted((r for r in runs if r.get("rul") is not None), key=lambda r: r["uid"])
+    with_rul.sort(key=lambda r: r.get("finished") or "", reverse=True)
+    return [[with_rul[0]["rul"], with_rul[0]["uid"]]] if with_rul else []
 
 
 def health_from(row: Mapping[str, Any], rul_threshold: float = DEFAULT_RUL_THRESHOLD) -> UnitHealth:

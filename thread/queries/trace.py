@@ -15,7 +15,14 @@ from thread.diagram import Diagram
 from thread.entities import closest_uids, primary_label, public_props
 from thread.errors import NotFoundError
 from thread.queries.as_of import Item
-from thread.queries.health import HEALTH_COLUMNS, HEALTH_READ, health_from, health_params
+from thread.queries.health import (
+    HEALTH_READS,
+    alert_facts,
+    health_from,
+    health_params,
+    order_facts,
+    rul_facts,
+)
 from thread.queries.show import get_entity
 from thread.records import uid_problem
 from thread.stores.base import GraphStore
@@ -182,14 +189,15 @@ _READS: dict[Section, tuple[str, tuple[str, ...]]] = {
     ),
     "maintenance": (
         "CALL (u) { "
-        "MATCH (m:MaintenanceEvent)-[:PERFORMED_ON]->(u) "
+        "MATCH (m:MaintenanceEvent)-[pr:PERFORMED_ON]->(u) "
         "OPTIONAL MATCH (m)-[:ADDRESSES]->(f:FailureMode) "
         "OPTIONAL MATCH (m)-[:REMOVED]->(x) "
         "OPTIONAL MATCH (m)-[:INSTALLED]->(y) "
-        "WITH m, f.code AS failure_mode, collect(DISTINCT x.uid) AS removed, "
+        "WITH m, pr, f.code AS failure_mode, collect(DISTINCT x.uid) AS removed, "
         "collect(DISTINCT y.uid) AS installed ORDER BY m.opened, m.uid "
         "RETURN collect([m.uid, m.work_order, m.type, m.status, m.opened, m.closed, m.component, "
-        "m.description, failure_mode, removed, installed]) AS maintenance } ",
+        "m.description, failure_mode, removed, installed, "
+        "m._missing IS NULL AND pr._missing IS NULL]) AS maintenance } ",  # last: still current
         ("maintenance",),
     ),
     # `alerts.alerts_for_unit`'s read, anchored at the unit
@@ -207,8 +215,8 @@ _READS: dict[Section, tuple[str, tuple[str, ...]]] = {
         "MATCH (t:InstanceTwin)-[:TWIN_OF]->(u) "
         "OPTIONAL MATCH (t)-[:INSTANCE_OF]->(a:AggregateTwin) WITH t, a LIMIT 1 "
         "RETURN collect([t.uid, t.failures, t.open_work_orders, t.last_maintenance, a.uid, a.units, "
-        "a.failures]) AS twin } " + HEALTH_READ,
-        ("twin", *HEALTH_COLUMNS),
+        "a.failures]) AS twin } ",
+        ("twin",),
     ),
     "simulations": (
         "CALL (u) { "
@@ -231,11 +239,25 @@ def _item_dict(item: Item) -> dict[str, Any]:
     return data
 
 
+def _health_facts(asked: frozenset[Section]) -> dict[str, tuple[str, Any]]:
+    """Health facts taken from sections read anyway: column -> (section, derivation)."""
+    derived: dict[str, tuple[str, Any]] = {
+        "health_orders": ("maintenance", order_facts),
+        "health_alerts": ("alerts", alert_facts),
+        "health_rul": ("simulations", rul_facts),
+    }
+    return {c: d for c, d in derived.items() if d[0] in asked}
+
+
 @functools.lru_cache(maxsize=256)
 def _trace_query(asked: frozenset[Section]) -> str:
     """The query for the sections `asked` (in a fixed order: one text per set)."""
     reads = "".join(_READS[s][0] for s in SECTIONS if s in asked)
     columns = [column for s in SECTIONS if s in asked for column in _READS[s][1]]
+    if "twin" in asked:  # the twin's health, from the facts no other section reads
+        health = [c for c in HEALTH_READS if c not in _health_facts(asked)]
+        reads += "".join(HEALTH_READS[c] for c in health)
+        columns += health
     return _ENTITY + reads + "RETURN " + ", ".join(["labels(u) AS labels", "u AS node", *columns])
 
 
@@ -333,14 +355,16 @@ def _section(section: Section, row: dict[str, Any], uid: str, depth: int | None)
             {"uid": s[0], "sensor_id": s[1], "type": s[2], "channels": s[3]} for s in row["sensors"]
         ]
     if section == "maintenance":
-        return [dict(zip(_MAINTENANCE_KEYS, m, strict=True)) for m in row["maintenance"]]
+        return [dict(zip(_MAINTENANCE_KEYS, m[:-1], strict=True)) for m in row["maintenance"]]
     if section == "alerts":
         return [dict(zip(_ALERT_KEYS, [*a[:8], uid, a[8]], strict=True)) for a in row["alerts"]]
     if section == "twin":
         if not row["twin"]:
             return None
         twin = dict(zip(_TWIN_KEYS, row["twin"][0], strict=True))
-        twin["health"] = health_from(row).to_dict()
+        asked = frozenset(s for s in SECTIONS if _READS[s][1][0] in row)
+        facts = {c: derive(row[s]) for c, (s, derive) in _health_facts(asked).items()}
+        twin["health"] = health_from({**row, **facts}).to_dict()
         return twin
     # a detector's calibration keeps its whole fitted model as JSON in `parameters`
     return [

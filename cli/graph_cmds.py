@@ -107,7 +107,8 @@ def query(
     """Run a Cypher query, read-only unless --write."""
     output.check_formats(json_output, csv_output)
     state: AppState = ctx.obj
-    rows = run_query(state.store(), cypher, parse_params(param), write=write)
+    params = parse_params(param)  # a usage error before the store is opened
+    rows = run_query(state.store(), cypher, params, write=write)
     if csv_output:
         output.print_csv(rows)
         return

@@ -326,13 +326,14 @@ def calibrate_cmd(
     from thread.live.detection import calibrate
 
     state: AppState = ctx.obj
+    settings = parse_params(setting)  # a usage error before the store is opened
     calibration = calibrate(
         state.store(),
         twin,
         start,
         end,
         kind=detector.value,
-        settings=parse_params(setting),
+        settings=settings,
         channels=channel,
         period_s=period,
     )

@@ -436,3 +436,19 @@ def test_a_file_with_only_a_header_is_an_error(
     with pytest.raises(SourceError, match=rf"empty-{kind}\.csv: the file has no data rows"):
         import_file(store, kind, empty)
     assert counts(store) == before and store.read(runs) == started
+
+
+def test_status_counts_the_relationships_an_import_created(
+    store: GraphStore, test_data: Path
+) -> None:
+    """Issue 17, point 15: a BOM import creates relationships only, and `thread status`
+    said it created nothing."""
+    from thread.queries.status import store_status
+
+    folder = test_data / "lifecycle"
+    for kind in ("parts", "revisions"):
+        import_file(store, kind, folder / f"{kind}.csv")
+    bom = import_file(store, "bom", folder / "bom.csv")
+    assert bom.nodes.created == 0 and bom.relationships.created > 0
+    runs = {run["importer"]: run for run in store_status(store).import_runs}
+    assert runs["bom"]["created"] == bom.relationships.created

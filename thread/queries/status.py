@@ -70,7 +70,10 @@ def store_status(store: GraphStore, runs: int = 10, *, repair: bool = False) -> 
     status.import_runs = store.read(
         "MATCH (r:ImportRun) WHERE r.importer <> 'audit' RETURN r.uid AS uid, r.importer AS importer, r.source AS source, "
         "r.status AS status, r.started AS started, r.finished AS finished, "
-        "r.nodes_created AS created, r.nodes_updated AS updated, r.nodes_disappeared AS disappeared "
+        # nodes and relationships alike: a BOM import creates relationships only
+        "coalesce(r.nodes_created, 0) + coalesce(r.rels_created, 0) AS created, "
+        "coalesce(r.nodes_updated, 0) + coalesce(r.rels_updated, 0) AS updated, "
+        "coalesce(r.nodes_disappeared, 0) + coalesce(r.rels_disappeared, 0) AS disappeared "
         "ORDER BY r.started DESC, r.uid DESC LIMIT $runs",
         {"runs": runs},
     )

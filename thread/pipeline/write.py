@@ -29,8 +29,13 @@ from thread.pipeline.plan import Counts, Plan, add_summaries, plan_writes, resol
 from thread.pipeline.validate import Collected, collect, validate
 from thread.records import Notice, PropValue, Record
 from thread.stores.base import GraphStore, chunked
-from thread.telemetry.datasets import StagedTelemetry, channel_folder, stage_samples, telemetry_lock
-from thread.telemetry.datasets import _part_name as part_name  # the name of a source's part
+from thread.telemetry.datasets import (
+    StagedTelemetry,
+    channel_folder,
+    part_name,
+    stage_samples,
+    telemetry_lock,
+)
 
 __all__ = [
     "ImportReport",

@@ -30,6 +30,7 @@ __all__ = [
     "StagedTelemetry",
     "channel_folder",
     "channel_folder_name",
+    "part_name",
     "read_channel",
     "read_samples",
     "stage_samples",
@@ -62,7 +63,9 @@ def channel_folder_name(channel_uid: str) -> str:
     return f"{name[:_MAX_FOLDER_NAME]}~{digest.hexdigest()}"
 
 
-def _part_name(source_identity: str) -> str:
+def part_name(source_identity: str) -> str:
+    """The file a source's samples of one channel are kept in: one part per source, so a
+    re-import replaces its own samples and no one else's."""
     return hashlib.blake2b(source_identity.encode(), digest_size=10).hexdigest() + ".parquet"
 
 
@@ -250,7 +253,7 @@ def stage_samples(
         raise ValidationError(problems)
 
     staged = StagedTelemetry()
-    part = _part_name(source_identity)
+    part = part_name(source_identity)
     writes: list[Future[None]] = []
     try:
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="thread-parquet") as writer:
